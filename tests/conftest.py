@@ -4,7 +4,8 @@ Neo4j is found in this order:
 1. ``NEO4J_URI`` (with ``NEO4J_USER`` and ``NEO4J_PASSWORD``) when set;
 2. a ``neo4j:5.26-community`` container through testcontainers when a Docker engine answers;
 3. the embedded launcher in deploy/neo4j-embedded, on ``KGREASON_TEST_NEO4J_PORT`` (default 7688)
-   with its data under .kgreason/neo4j-test, stopped again when the session ends.
+   with its data under ``KGREASON_TEST_NEO4J_HOME`` (default .kgreason/neo4j-test), stopped again
+   when the session ends.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NEO4JCTL = REPO_ROOT / "deploy" / "neo4j-embedded" / "neo4jctl.py"
-TEST_NEO4J_HOME = REPO_ROOT / ".kgreason" / "neo4j-test"
+TEST_NEO4J_HOME = Path(os.environ.get("KGREASON_TEST_NEO4J_HOME", REPO_ROOT / ".kgreason" / "neo4j-test"))
 DEFAULT_TEST_PASSWORD = "kgreason-test-password"
 
 

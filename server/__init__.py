@@ -1,0 +1,1 @@
+"""The kgreason model server: configuration, gRPC services, batching, retrieval, model, training."""
