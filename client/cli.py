@@ -58,9 +58,9 @@ def parse_claims(lines: Iterable[str], source: str) -> list[dict]:
         claim.setdefault("request_id", str(number))
         claims.append(claim)
     if problems:
-        shown = problems[:MAX_REPORTED_PROBLEMS]
-        more = len(problems) - len(shown)
-        raise ClaimFileError("\n".join(shown + ([f"... and {more} more bad lines"] if more else [])))
+        reported = problems[:MAX_REPORTED_PROBLEMS]
+        more = len(problems) - len(reported)
+        raise ClaimFileError("\n".join(reported + ([f"... and {more} more bad lines"] if more else [])))
     return claims
 
 

@@ -38,9 +38,10 @@ class ServerConfig:
     queue_capacity: int = 1024
     # Claims one VerifyStream keeps in flight before it stops reading from the client.
     stream_window: int = 256
-    # Retrieval radius in hops and the maximum neighbours kept per node per hop.
-    hops: int = 2
-    fanout: int = 16
+    # Retrieval radius in hops and the maximum neighbours kept per node per hop; 0 uses the
+    # values the model was trained with, which is what its accuracy figures assume.
+    hops: int = 0
+    fanout: int = 0
     # Subgraphs kept in the retrieval cache (entries, per graph version).
     cache_size: int = 4096
     neo4j_uri: str = "bolt://127.0.0.1:7687"
@@ -60,12 +61,12 @@ class ServerConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for a value the server cannot run with."""
-        positive = ("max_batch", "queue_capacity", "stream_window", "hops", "fanout", "cache_size")
-        for name in positive:
+        for name in ("max_batch", "queue_capacity", "stream_window", "cache_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_wait_ms < 0:
-            raise ConfigError(f"max_wait_ms must be 0 or more, got {self.max_wait_ms}")
+        for name in ("max_wait_ms", "hops", "fanout", "metrics_port"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if not self.devices:
             raise ConfigError("devices is empty; give at least one, for example 'cpu' or 'cuda:0'")
         for device in self.devices:

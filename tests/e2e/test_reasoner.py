@@ -1,0 +1,302 @@
+"""The Reasoner over gRPC: a real server process, the real UMLS model, a real Neo4j."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from client import ReasonerClient
+from kgreason.v1 import reasoner_pb2, reasoner_pb2_grpc
+from tests.e2e.conftest import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.neo4j, pytest.mark.slow]
+
+
+def request(subject: str, predicate: str, obj: str, request_id: str = "", context: str = "") -> reasoner_pb2.VerifyRequest:
+    claim = reasoner_pb2.Claim(subject=subject, predicate=predicate, object=obj, context_text=context)
+    return reasoner_pb2.VerifyRequest(request_id=request_id, claim=claim)
+
+
+def false_claims(graph, count: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """Corrupt the object of train triples until the triple is in no split of UMLS."""
+    generator = random.Random(seed)
+    claims = []
+    while len(claims) < count:
+        subject, relation, _ = generator.choice(graph.train)
+        corrupted = (subject, relation, generator.choice(graph.entities))
+        if corrupted not in graph.known:
+            claims.append(corrupted)
+    return claims
+
+
+def abort_code(call) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code(), caught.value.details()
+
+
+def metric_value(port: int, name: str, labels: str = "") -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    prefix = f"{name}{{{labels}}} " if labels else f"{name} "
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix)]
+    return values[0] if values else 0.0
+
+
+# Verdicts
+
+
+def test_verify_true_and_false_claims(reasoner_server, umls_graph):
+    true_claims = random.Random(1).sample(umls_graph.train, 20)
+    wrong_claims = false_claims(umls_graph, 20)
+    with ReasonerClient(reasoner_server.address, timeout=60) as client:
+        true_responses = [client.verify(*claim) for claim in true_claims]
+        false_responses = [client.verify(*claim) for claim in wrong_claims]
+
+    for claim, response in zip(true_claims, true_responses):
+        assert response.subject.id == claim[0]
+        assert response.object.id == claim[2]
+        assert response.predicate == claim[1]
+        assert response.claim_asserted_in_graph
+        assert response.graph_version >= 1
+        assert 0.0 <= response.probability <= 1.0
+        assert response.request_id
+    for response in false_responses:
+        assert not response.claim_asserted_in_graph
+    for response in true_responses + false_responses:
+        if response.verdict != reasoner_pb2.NOT_ENOUGH_INFO:
+            expected = reasoner_pb2.SUPPORTED if response.probability >= response.threshold else reasoner_pb2.REFUTED
+            assert response.verdict == expected
+
+    mean_true = sum(r.probability for r in true_responses) / len(true_responses)
+    mean_false = sum(r.probability for r in false_responses) / len(false_responses)
+    assert mean_true > mean_false
+    supported = sum(r.verdict == reasoner_pb2.SUPPORTED for r in true_responses)
+    refuted = sum(r.verdict == reasoner_pb2.REFUTED for r in false_responses)
+    assert supported + refuted > len(true_claims)  # better than a coin on both sets together
+
+
+def test_verify_resolves_names_and_returns_evidence(reasoner_server):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    response = stub.Verify(
+        reasoner_pb2.VerifyRequest(
+            request_id="by-name",
+            claim=reasoner_pb2.Claim(subject="Virus", predicate="causes", object="disease or syndrome"),
+            max_evidence_paths=5,
+        ),
+        timeout=60,
+    )
+
+    assert response.request_id == "by-name"
+    assert response.subject.id == "virus"
+    assert response.object.id == "disease_or_syndrome"
+    assert len(response.evidence) <= 5
+    for path in response.evidence:
+        assert 1 <= len(path.steps) <= 3
+
+
+def test_server_info_describes_model(reasoner_server, umls_graph):
+    info = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel()).GetServerInfo(
+        reasoner_pb2.GetServerInfoRequest(), timeout=30
+    )
+    assert sorted(info.relations) == umls_graph.relations
+    assert list(info.devices) == ["cpu"]
+    assert info.graph_version >= 1
+    assert info.hops >= 1
+    assert info.max_batch >= 1
+
+
+# Errors of unary calls
+
+
+@pytest.mark.parametrize(
+    ("claim", "field"),
+    [
+        (("", "isa", "virus"), "claim.subject"),
+        (("virus", "isa", ""), "claim.object"),
+        (("virus", "", "entity"), "claim.predicate"),
+        (("x" * 513, "isa", "entity"), "claim.subject"),
+    ],
+)
+def test_invalid_claim_names_field(reasoner_server, claim, field):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    code, details = abort_code(lambda: stub.Verify(request(*claim), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in details
+
+
+def test_oversized_context_is_invalid(reasoner_server):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    code, details = abort_code(lambda: stub.Verify(request("virus", "isa", "entity", context="y" * 4097), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "claim.context_text" in details
+
+
+def test_unknown_relation_lists_known_ones(reasoner_server, umls_graph):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    code, details = abort_code(lambda: stub.Verify(request("virus", "cures", "entity"), timeout=30))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "claim.predicate" in details
+    assert "'cures'" in details
+    for relation in umls_graph.relations:
+        assert relation in details
+
+
+def test_unknown_entity_is_not_found(reasoner_server):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    code, details = abort_code(lambda: stub.Verify(request("virus", "isa", "unicorn horn"), timeout=30))
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "claim.object" in details
+    assert "unicorn horn" in details
+
+
+def test_ambiguous_name_lists_candidates(reasoner_server):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    code, details = abort_code(lambda: stub.Verify(request("concept", "isa", "entity"), timeout=30))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "claim.subject" in details
+    assert "spatial_concept" in details
+    assert "temporal_concept" in details
+
+
+def test_neo4j_down_is_unavailable(server_factory):
+    server = server_factory(neo4j_uri=f"bolt://127.0.0.1:{free_port()}")
+    stub = reasoner_pb2_grpc.ReasonerStub(server.channel())
+    code, details = abort_code(lambda: stub.Verify(request("virus", "isa", "entity"), timeout=60))
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert "Neo4j" in details
+    assert server.stop() == 0
+
+
+def test_full_queue_and_expired_deadline(server_factory, umls_graph):
+    """A server with a queue of 16 and batches of 1: a burst overflows it, short deadlines expire."""
+    server = server_factory(queue_capacity=16, max_batch=1, max_wait_ms=0, metrics_port=free_port())
+    stub = reasoner_pb2_grpc.ReasonerStub(server.channel())
+    claims = umls_graph.train[:64]
+
+    def call(claim, timeout):
+        try:
+            stub.Verify(request(*claim), timeout=timeout)
+            return grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            return error.code()
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        codes = list(pool.map(lambda claim: call(claim, 120), claims))
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    assert grpc.StatusCode.OK in codes
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+    assert metric_value(server.metrics_port, "kgreason_claims_total", 'code="RESOURCE_EXHAUSTED"') == codes.count(
+        grpc.StatusCode.RESOURCE_EXHAUSTED
+    )
+
+    # Eight claims with a long deadline keep the single worker busy; short ones queue behind them.
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        slow = [pool.submit(call, claim, 120) for claim in claims[:8]]
+        time.sleep(0.05)
+        quick = [pool.submit(call, claim, 0.05) for claim in claims[8:10]]
+        quick_codes = [future.result() for future in quick]
+        slow_codes = [future.result() for future in slow]
+    assert quick_codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
+    assert slow_codes == [grpc.StatusCode.OK] * 8
+
+    # The server saw both deadlines pass and dropped the claims before inference: every claim
+    # that reached the model was answered OK.
+    ok = metric_value(server.metrics_port, "kgreason_claims_total", 'code="OK"')
+    assert metric_value(server.metrics_port, "kgreason_claims_total", 'code="DEADLINE_EXCEEDED"') == 2
+    assert metric_value(server.metrics_port, "kgreason_batch_size_sum") == ok
+    assert ok == codes.count(grpc.StatusCode.OK) + 8
+    assert server.stop() == 0
+
+
+# Streams
+
+
+def test_stream_answers_each_request_once(reasoner_server, umls_graph):
+    claims = umls_graph.train + false_claims(umls_graph, 2000)
+    claims = claims[:2000]
+    with ReasonerClient(reasoner_server.address, timeout=600) as client:
+        responses = list(client.verify_stream(
+            {"request_id": f"claim-{index}", "subject": s, "predicate": p, "object": o}
+            for index, (s, p, o) in enumerate(claims)
+        ))
+
+    ids = [response.request_id for response in responses]
+    assert len(ids) == 2000
+    assert len(set(ids)) == 2000
+    assert set(ids) == {f"claim-{index}" for index in range(2000)}
+    assert [r.request_id for r in responses if r.HasField("error")] == []
+    by_id = {response.request_id: response for response in responses}
+    for index in (0, 999, 1999):
+        subject, relation, obj = claims[index]
+        assert by_id[f"claim-{index}"].subject.id == subject
+        assert by_id[f"claim-{index}"].object.id == obj
+
+
+def test_stream_reports_errors_per_claim(reasoner_server):
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    requests = [
+        request("virus", "isa", "organism", "good"),
+        request("virus", "cures", "entity", "bad-relation"),
+        request("virus", "isa", "unicorn horn", "unknown-entity"),
+        request("virus", "isa", "organism", ""),
+    ]
+    responses = {response.request_id: response for response in stub.VerifyStream(iter(requests), timeout=60)}
+
+    assert not responses["good"].HasField("error")
+    assert responses["bad-relation"].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert responses["bad-relation"].error.field == "claim.predicate"
+    assert responses["unknown-entity"].error.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert responses["unknown-entity"].error.field == "claim.object"
+    assert responses[""].error.field == "request_id"
+
+
+def test_sigterm_during_stream_answers_admitted(server_factory, umls_graph):
+    server = server_factory(max_batch=8)
+    stub = reasoner_pb2_grpc.ReasonerStub(server.channel())
+    stop_sending = threading.Event()
+
+    def requests():
+        for index in range(5000):
+            if stop_sending.is_set():
+                return
+            subject, relation, obj = umls_graph.train[index % len(umls_graph.train)]
+            yield request(subject, relation, obj, f"claim-{index}")
+            time.sleep(0.001)
+
+    call = stub.VerifyStream(requests(), timeout=300)
+    received = []
+    with pytest.raises(grpc.RpcError) as ended:
+        for response in call:
+            received.append(response)
+            if len(received) == 50:
+                server.process.send_signal(15)
+    stop_sending.set()
+
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    trailers = dict(call.trailing_metadata())
+    admitted = int(trailers["kgreason-admitted"])
+    ids = [response.request_id for response in received]
+    assert len(ids) == len(set(ids))
+    assert len(ids) == admitted
+    assert all(not response.HasField("error") for response in received)
+    assert server.process.wait(timeout=120) == 0
+    assert "shutdown complete" in server.log()
+
+
+# Stock tools and metrics
+
+
+def test_metrics_endpoint_exports_stages(reasoner_server, umls_graph):
+    with ReasonerClient(reasoner_server.address, timeout=60) as client:
+        for claim in umls_graph.train[:3]:
+            client.verify(*claim)
+    port = reasoner_server.metrics_port
+    for stage in ("queue", "resolution", "retrieval", "inference", "total"):
+        assert metric_value(port, "kgreason_stage_latency_seconds_count", f'stage="{stage}"') >= 1
+    assert metric_value(port, "kgreason_batch_size_count") >= 1
+    assert metric_value(port, "kgreason_claims_total", 'code="OK"') >= 3
