@@ -56,6 +56,14 @@ MERGE_EDGES_QUERY = (
     f"MATCH (t:{schema.ENTITY_LABEL} {{id: row[2]}}) "
     "MERGE (h)-[r:$(row[1]) {dataset: $dataset, split: $split}]->(t)"
 )
+# The same write under another query text, so that it gets its own plan. Planned on a database
+# without relationships, Neo4j 5.26 checks MERGE's pattern with a scan of all relationships
+# instead of expanding from the bound head (measured: 5,000 WN18RR edges took 25 s instead of
+# 0.3 s). A few edges written with this text first make MERGE_EDGES_QUERY plan against a store
+# that has relationships.
+FIRST_EDGES_QUERY = "UNWIND $rows AS row WITH row " + MERGE_EDGES_QUERY.removeprefix("UNWIND $rows AS row ")
+FIRST_EDGE_ROWS = 100
+RELATIONSHIP_COUNT_QUERY = "MATCH ()-[r]->() RETURN count(r) AS count"
 
 
 @dataclass
@@ -295,6 +303,11 @@ class GraphLoader:
             self.ensure_schema()
             self._write_relations(relation_types, graph.relations, summary, bar)
             self._write_entities(entity_ids, graph.entities, summary, bar)
+            first_split = next((split for split, rows in triples.items() if rows), None)
+            if first_split is not None and self._relationship_count() == 0:
+                first_rows = triples[first_split][:FIRST_EDGE_ROWS]
+                self._write_edges(first_rows, graph.dataset, first_split, summary, bar, FIRST_EDGES_QUERY)
+                triples[first_split] = triples[first_split][FIRST_EDGE_ROWS:]
             for split, rows in triples.items():
                 self._write_edges(rows, graph.dataset, split, summary, bar)
 
@@ -363,11 +376,13 @@ class GraphLoader:
             self._write(MERGE_ENTITIES_QUERY, {"rows": rows}, summary)
             bar.update(len(batch))
 
-    def _write_edges(self, triples: list[Triple], dataset: str, split: str, summary: LoadSummary, bar) -> None:
+    def _write_edges(
+        self, triples: list[Triple], dataset: str, split: str, summary: LoadSummary, bar, query: str = MERGE_EDGES_QUERY
+    ) -> None:
         for start in range(0, len(triples), self.batch_size):
             batch = triples[start : start + self.batch_size]
             rows = [[t.head, t.relation, t.tail] for t in batch]
-            self._write(MERGE_EDGES_QUERY, {"rows": rows, "dataset": dataset, "split": split}, summary)
+            self._write(query, {"rows": rows, "dataset": dataset, "split": split}, summary)
             bar.update(len(batch))
 
     def _embed(self, rows: list[dict], texts: list[str], summary: LoadSummary) -> None:
@@ -390,6 +405,10 @@ class GraphLoader:
         summary.nodes_created += counters.nodes_created
         summary.relationships_created += counters.relationships_created
         summary.properties_set += counters.properties_set
+
+    def _relationship_count(self) -> int:
+        records = self.driver.execute_query(RELATIONSHIP_COUNT_QUERY, database_=self.database).records
+        return int(records[0]["count"])
 
     def _bump_graph_version(self) -> int:
         records = self.driver.execute_query(schema.BUMP_GRAPH_VERSION_QUERY, database_=self.database).records
