@@ -105,3 +105,19 @@ def neo4j_driver(neo4j_server: Neo4jServer):
         yield driver
     finally:
         driver.close()
+
+
+@pytest.fixture(scope="session")
+def trained_umls_model(tmp_path_factory) -> Path:
+    """A small UMLS model folder, trained once per session on a sample of the data.
+
+    Its accuracy is modest; tests use it for behaviour (files, devices, evidence), never for figures.
+    """
+    from server.training.trainer import TrainingConfig, train
+
+    folder = tmp_path_factory.mktemp("umls-model")
+    train(TrainingConfig(
+        dataset="umls", out=folder, epochs=1, max_train_positives=300, max_evaluation_positives=60,
+        negatives=1, hidden_dimensions=16, bases=4, fanout=4, cache_dir=folder / "cache",
+    ))
+    return folder
