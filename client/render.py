@@ -42,11 +42,12 @@ def to_table(response: reasoner_pb2.VerifyResponse) -> str:
     lines.append("")
     lines.append(f"{'score':>8}  path")
     for path in response.evidence:
-        lines.append(f"{path.score:>8.3f}  {_path_text(path)}")
+        lines.append(f"{path.score:>8.3f}  {path_text(path)}")
     return "\n".join(lines)
 
 
-def _path_text(path: reasoner_pb2.EvidencePath) -> str:
+def path_text(path: reasoner_pb2.EvidencePath) -> str:
+    """Render a path as `a -relation-> b <-relation- c`, arrows in the stored edge direction."""
     if not path.steps:
         return ""
     parts = [path.steps[0].source.name or path.steps[0].source.id]
