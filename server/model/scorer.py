@@ -6,6 +6,7 @@ Nothing is ever unpickled.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -193,8 +194,7 @@ class GraphClaimScorer:
         if not claims:
             return []
         self.check_relations(claims)
-        # Edges of relations the model never saw carry no learned weights; they are dropped.
-        subgraphs = [self._known_relations_only(subgraph) for subgraph in subgraphs]
+        subgraphs = [self.without_unknown_relations(subgraph) for subgraph in subgraphs]
         claim_text = self.encode_texts(self.claim_texts(subgraphs))
         logits = self.logits(subgraphs, claim_text).tolist()
 
@@ -216,14 +216,13 @@ class GraphClaimScorer:
             self._add_evidence(subgraphs, claim_text, logits, results, max_evidence_paths)
         return results
 
-    def _known_relations_only(self, subgraph: ClaimSubgraph) -> ClaimSubgraph:
+    def without_unknown_relations(self, subgraph: ClaimSubgraph) -> ClaimSubgraph:
+        """Drop edges whose relation is outside the model's vocabulary (loaded after training)."""
         keep = [index for index, relation in enumerate(subgraph.edge_relations) if relation in self.relation_index]
         if len(keep) == len(subgraph.edge_relations):
             return subgraph
-        from dataclasses import replace
-
-        return replace(subgraph, edge_heads=subgraph.edge_heads[keep], edge_tails=subgraph.edge_tails[keep],
-                       edge_relations=[subgraph.edge_relations[index] for index in keep])
+        return dataclasses.replace(subgraph, edge_heads=subgraph.edge_heads[keep], edge_tails=subgraph.edge_tails[keep],
+                       edge_relations=[subgraph.edge_relations[index] for index in keep], extra={})
 
     def occlusion_scores(self, subgraphs: Sequence[ClaimSubgraph], claim_text: torch.Tensor,
                          logits: Sequence[float], paths_per_claim: Sequence[list]) -> list[list[float]]:

@@ -174,12 +174,23 @@ def graph_entities(dataset: Dataset) -> list[str]:
     return sorted(set(dataset.entities) | {e for triples in dataset.triples.values() for t in triples for e in (t.head, t.tail)})
 
 
-def encode_claim_texts(texts: Sequence[str], encoder, dimensions: int) -> torch.Tensor:
-    """Encode claim texts once each; (len(texts), dimensions). Zeros when there is no encoder."""
+def encode_claim_texts(texts: Sequence[str], encoder, dimensions: int, cache_dir: Path | None = None) -> torch.Tensor:
+    """Encode claim texts once each, cached on disk per (texts, encoder); (len(texts), dimensions).
+
+    Zeros when there is no encoder (models without text features).
+    """
     if encoder is None:
         return torch.zeros(len(texts), dimensions)
     unique = sorted(set(texts))
-    logger.info("encoding %d distinct claim texts", len(unique))
-    vectors = encoder.encode(unique)
+    digest = hashlib.sha256(("\n".join(unique) + encoder.name).encode()).hexdigest()[:16]
+    cache = cache_dir / f"claims-{digest}.safetensors" if cache_dir else None
+    if cache is not None and cache.exists():
+        vectors = load_file(str(cache))["embeddings"]
+    else:
+        logger.info("encoding %d distinct claim texts", len(unique))
+        vectors = encoder.encode(unique)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            save_file({"embeddings": vectors.contiguous()}, str(cache))
     position = {text: index for index, text in enumerate(unique)}
     return vectors[[position[text] for text in texts]]

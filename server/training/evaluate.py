@@ -29,11 +29,11 @@ logger = logging.getLogger(__name__)
 
 
 def score_claims(scorer: GraphClaimScorer, retriever, claims, batch_size: int) -> tuple[list[ClaimSubgraph], np.ndarray, torch.Tensor]:
-    """Subgraphs, logits and claim-text encodings of claims, batch by batch."""
+    """Retrieve and score claims batch by batch; return subgraphs, logits and claim-text encodings."""
     subgraphs, logits, texts = [], [], []
     for start in range(0, len(claims), batch_size):
         chunk, _ = retriever.fetch(claims[start:start + batch_size])
-        chunk = [scorer._known_relations_only(subgraph) for subgraph in chunk]
+        chunk = [scorer.without_unknown_relations(subgraph) for subgraph in chunk]
         claim_text = scorer.encode_texts(scorer.claim_texts(chunk))
         logits.append(scorer.logits(chunk, claim_text))
         subgraphs.extend(chunk)
@@ -49,7 +49,7 @@ def evidence_faithfulness(scorer: GraphClaimScorer, subgraphs, logits, claim_tex
     picked = [subgraphs[index] for index in chosen]
     paths = [find_paths(subgraph) for subgraph in picked]
     drops = scorer.occlusion_scores(picked, claim_text[chosen], [float(logits[index]) for index in chosen], paths)
-    wins = compared = 0
+    wins = compared = lowers = 0
     for scores in drops:
         if len(scores) < 2:
             continue
@@ -57,8 +57,12 @@ def evidence_faithfulness(scorer: GraphClaimScorer, subgraphs, logits, claim_tex
         other = rng.choice([index for index in range(len(scores)) if index != top])
         compared += 1
         wins += scores[top] > scores[other]
+        lowers += scores[top] > 0
+    # Paths are ranked by their own occlusion drop, so the top path can only lose to a random one
+    # by a tie. The share of top paths whose removal lowers the logit at all is reported beside it.
     return {"claims_with_two_or_more_paths": compared, "top_path_drop_exceeds_random": wins,
-            "share": wins / compared if compared else None}
+            "share": wins / compared if compared else None,
+            "share_top_path_lowers_logit": lowers / compared if compared else None}
 
 
 def evaluate(model: Path, dataset_name: str, split: str, device: str, seed: int, batch_size: int,

@@ -82,7 +82,8 @@ def predict_logits(scorer: GraphClaimScorer, split: PreparedSplit, batch_size: i
     return torch.cat(chunks).numpy() if chunks else np.zeros(0, dtype=np.float32)
 
 
-def _prepare(claims: data.LabelledClaims, retriever: InMemoryRetriever, scorer: GraphClaimScorer, encoder, protocol: str = "") -> PreparedSplit:
+def _prepare(claims: data.LabelledClaims, retriever: InMemoryRetriever, scorer: GraphClaimScorer, encoder,
+             cache_dir: Path | None, protocol: str = "") -> PreparedSplit:
     subgraphs, _ = retriever.fetch(claims.claims)
     for subgraph in subgraphs:
         subgraph.extra["edge_types"] = np.array(
@@ -90,7 +91,7 @@ def _prepare(claims: data.LabelledClaims, retriever: InMemoryRetriever, scorer: 
         subgraph.extra["entity_ids"] = np.array(
             [scorer.entity_index.get(node, 0) for node in subgraph.node_ids], dtype=np.int64)
     texts = scorer.claim_texts(subgraphs)
-    claim_text = data.encode_claim_texts(texts, encoder, scorer.config.claim_text_dimensions)
+    claim_text = data.encode_claim_texts(texts, encoder, scorer.config.claim_text_dimensions, cache_dir)
     return PreparedSplit(claims, subgraphs, claim_text, protocol, [claim.relation for claim in claims.claims])
 
 
@@ -134,11 +135,11 @@ def train(config: TrainingConfig) -> dict:
     train_negatives = sampler.negatives(train_positives, config.negatives, config.hard_fraction)
     retriever = InMemoryRetriever(graph, config.hops, config.fanout)
     prepare_started = time.perf_counter()
-    train_split = _prepare(data.labelled(train_positives, train_negatives), retriever, scorer, encoder)
+    train_split = _prepare(data.labelled(train_positives, train_negatives), retriever, scorer, encoder, config.cache_dir)
     dev_claims, dev_protocol = data.evaluation_claims(dataset, "valid", config.seed, config.max_evaluation_positives)
-    dev_split = _prepare(dev_claims, retriever, scorer, encoder, dev_protocol)
+    dev_split = _prepare(dev_claims, retriever, scorer, encoder, config.cache_dir, dev_protocol)
     test_claims, test_protocol = data.evaluation_claims(dataset, "test", config.seed, config.max_evaluation_positives)
-    test_split = _prepare(test_claims, retriever, scorer, encoder, test_protocol)
+    test_split = _prepare(test_claims, retriever, scorer, encoder, config.cache_dir, test_protocol)
     logger.info("prepared %d train, %d dev and %d test claims in %.1f s", len(train_split.subgraphs),
                 len(dev_split.subgraphs), len(test_split.subgraphs), time.perf_counter() - prepare_started)
 
@@ -168,7 +169,7 @@ def train(config: TrainingConfig) -> dict:
         "epochs_run": len(history["train_loss"]),
         "best_epoch": history["best_epoch"],
         "temperature": temperature,
-        "test_protocol": test_protocol + "; retrieval sees train edges only; per-relation thresholds from dev",
+        "test_protocol": test_protocol + "; retrieval reads train edges only; per-relation thresholds from dev",
         "test": {key: value for key, value in test_report.items() if key != "per_relation"},
         "dev": {key: value for key, value in dev_report.items() if key != "per_relation"},
     }
