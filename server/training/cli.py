@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mode", choices=MODES, default=defaults.mode, help="features: both, text (BERT only) or graph (no BERT) (default: both)")
     train.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum epochs (default: %(default)s)")
     train.add_argument("--patience", type=int, default=defaults.patience, help="epochs without a lower dev loss before stopping (default: %(default)s)")
+    train.add_argument("--time-limit", type=float, default=None,
+                       help="minutes of training after which no new epoch starts; the best epoch so far is kept (default: none)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="claims per step (default: %(default)s)")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate (default: %(default)s)")
     train.add_argument("--negatives", type=int, default=defaults.negatives, help="corruptions per train positive (default: %(default)s)")
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainingConfig(
         dataset=args.dataset, out=args.out, device=args.device, seed=args.seed, mode=args.mode, epochs=args.epochs,
-        patience=args.patience, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        patience=args.patience, time_limit_minutes=args.time_limit, batch_size=args.batch_size, learning_rate=args.learning_rate,
         negatives=args.negatives, hard_fraction=args.hard_fraction, max_train_positives=args.max_train_positives,
         hops=args.hops, fanout=args.fanout, hidden_dimensions=args.hidden, layers=args.layers,
         text_encoder=args.text_encoder, cache_dir=args.cache_dir, plots=not args.no_plots,

@@ -38,6 +38,7 @@ class TrainingConfig:
     mode: str = "both"  # both, text (BERT claim text only) or graph (structure, no BERT)
     epochs: int = 20
     patience: int = 3  # epochs without a better dev loss before stopping
+    time_limit_minutes: float | None = None  # no new epoch starts after this much training time
     batch_size: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
@@ -197,6 +198,7 @@ def _fit(config: TrainingConfig, scorer: GraphClaimScorer, train_split: Prepared
     generator = np.random.default_rng(config.seed)
     history = {"train_loss": [], "dev_loss": [], "dev_accuracy": [], "best_epoch": 0, "epoch_seconds": []}
     best_loss, best_state, stale = float("inf"), None, 0
+    fit_started = time.perf_counter()
 
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.perf_counter()
@@ -232,6 +234,10 @@ def _fit(config: TrainingConfig, scorer: GraphClaimScorer, train_split: Prepared
             stale += 1
             if stale >= config.patience:
                 break
+        elapsed_minutes = (time.perf_counter() - fit_started) / 60
+        if config.time_limit_minutes is not None and elapsed_minutes >= config.time_limit_minutes:
+            logger.info("stopping after epoch %d: the time limit of %.1f minutes is reached", epoch, config.time_limit_minutes)
+            break
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
