@@ -153,8 +153,8 @@ def read_triples(
         path: the file.
         delimiter: ``"\\t"`` or ``","``; ``None`` picks ``","`` for ``.csv`` files and tabs otherwise.
         columns: header names of the head, relation and tail columns
-            (``{"head": "subject", ...}``). A file with a mapping, and every CSV file, must start
-            with a header row; a CSV file without a mapping needs the columns head, relation, tail.
+            (``{"head": "subject", ...}``). A file with a mapping must start with a header row.
+            So must every CSV file, and without a mapping its header names head, relation, tail.
     """
     path = Path(path)
     if delimiter is None:

@@ -272,7 +272,7 @@ def test_killed_load_reruns_to_complete_graph(empty_graph, neo4j_server, tmp_pat
     killed = graph_counts(empty_graph)
     assert 0 < killed["edges"] < expected["edges"]
     assert (killed["edges"] - FIRST_EDGE_ROWS) % batch_size == 0
-    assert killed["entities"] == expected["entities"]
+    assert killed["entities"] <= expected["entities"]
 
     result = run_cli(neo4j_server, str(path), "--no-embeddings", "--batch-size", str(batch_size))
 
