@@ -64,10 +64,14 @@ class TlsOptions:
 
 
 def _channel_options(tls: TlsOptions | None, max_attempts: int) -> list[tuple[str, Any]]:
-    options: list[tuple[str, Any]] = [
-        ("grpc.enable_retries", 1),
-        ("grpc.service_config", retry_service_config(max_attempts)),
-    ]
+    # gRPC rejects a retry policy with fewer than 2 attempts, so 1 means no policy at all.
+    if max_attempts > 1:
+        options: list[tuple[str, Any]] = [
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", retry_service_config(max_attempts)),
+        ]
+    else:
+        options = [("grpc.enable_retries", 0)]
     if tls is not None and tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
     return options

@@ -20,9 +20,10 @@ from server.cache import SubgraphCache
 from server.config import ServerConfig
 from server.inference import ClaimScorer, Retriever
 from server.metrics import ServingMetrics
-from server.pipeline import InferenceWorker, Pipeline
+from server.pipeline import Pipeline
 from server.resolution import EntityResolver
 from server.service import ReasonerService
+from server.workers import load_workers
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +32,6 @@ SERVER_VERSION = "0.1.0"
 # behind an unreachable Neo4j should fail fast with UNAVAILABLE, which clients retry themselves.
 NEO4J_RETRY_TIME_S = 3.0
 REASONER_SERVICE = reasoner_pb2.DESCRIPTOR.services_by_name["Reasoner"].full_name
-
-
-def load_scorers(config: ServerConfig) -> list[ClaimScorer]:
-    """Load the model once per configured device."""
-    from server.model import load_scorer
-
-    return [load_scorer(config.model_dir, device) for device in config.devices]
 
 
 def build_retriever(config: ServerConfig, driver, scorer: ClaimScorer) -> Retriever:
@@ -89,11 +83,12 @@ class RunningServer:
     drivers: tuple
 
 
-async def start_server(config: ServerConfig, scorers: list[ClaimScorer] | None = None) -> RunningServer:
+async def start_server(config: ServerConfig) -> RunningServer:
     """Load the model, connect to Neo4j, and start serving; return once the port is bound."""
     from neo4j import AsyncGraphDatabase, GraphDatabase
 
-    scorers = scorers if scorers is not None else load_scorers(config)
+    workers = load_workers(config.model_dir, config.devices, config.worker_kind)
+    scorers = [worker.scorer for worker in workers]
     auth = (config.neo4j_user, config.neo4j_password)
     options = {"max_transaction_retry_time": NEO4J_RETRY_TIME_S, "connection_timeout": NEO4J_RETRY_TIME_S}
     sync_driver = GraphDatabase.driver(config.neo4j_uri, auth=auth, **options)
@@ -109,7 +104,7 @@ async def start_server(config: ServerConfig, scorers: list[ClaimScorer] | None =
         resolver,
         retriever,
         SubgraphCache(config.cache_size),
-        [InferenceWorker(scorer) for scorer in scorers],
+        workers,
         metrics,
     )
     model_name, model_dataset = read_model_card(config.model_dir)
@@ -152,8 +147,8 @@ async def start_server(config: ServerConfig, scorers: list[ClaimScorer] | None =
         metrics.serve(config.listen.rsplit(":", 1)[0].strip("[]"), config.metrics_port)
     host = config.listen.rsplit(":", 1)[0]
     logger.info(
-        "serving Reasoner on %s:%d (%s) with %s, max_batch=%d, max_wait_ms=%d, queue_capacity=%d",
-        host, port, "TLS" if credentials else "plaintext", ",".join(info.devices),
+        "serving Reasoner on %s:%d (%s) with %s workers on %s, max_batch=%d, max_wait_ms=%d, queue_capacity=%d",
+        host, port, "TLS" if credentials else "plaintext", config.worker_kind, ",".join(info.devices),
         config.max_batch, config.max_wait_ms, config.queue_capacity,
     )
     return RunningServer(server, port, service, pipeline, health_servicer, (sync_driver, async_driver))

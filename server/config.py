@@ -31,6 +31,9 @@ class ServerConfig:
     model_dir: str = ""
     # One inference worker per device: "cpu", "cuda:0", "cuda:1", ...
     devices: list[str] = field(default_factory=lambda: ["cpu"])
+    # Inference worker per device: "process" (a child process with its own model copy) or
+    # "thread" (a thread of the server); docs/architecture.md has the measurement behind the default.
+    worker_kind: str = "process"
     # Dynamic batching: a batch closes at max_batch claims or max_wait_ms after its first claim.
     max_batch: int = 32
     max_wait_ms: int = 5
@@ -72,6 +75,8 @@ class ServerConfig:
         for device in self.devices:
             if device != "cpu" and not (device.startswith("cuda:") and device[5:].isdigit()):
                 raise ConfigError(f"invalid device {device!r}; use 'cpu' or 'cuda:N'")
+        if self.worker_kind not in ("process", "thread"):
+            raise ConfigError(f"invalid worker_kind {self.worker_kind!r}; use 'process' or 'thread'")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("tls_cert and tls_key must be set together")
         if self.tls_client_ca and not self.tls_cert:

@@ -2,7 +2,7 @@
 
 One lane runs per inference worker (one per configured device). A lane forms a batch, resolves
 its entity texts and reads the graph version (one Neo4j round trip), fetches the subgraphs the
-cache lacks (one more), and hands the batch to its worker's thread. While the worker computes,
+cache lacks (one more), and hands the batch to its worker (``server.workers``). While the worker computes,
 the lane already forms and retrieves the next batch, so graph I/O overlaps inference.
 """
 from __future__ import annotations
@@ -19,9 +19,10 @@ import grpc
 from server.admission import ClaimFailure, PendingClaim
 from server.batcher import DynamicBatcher
 from server.cache import SubgraphCache, fetch_with_cache
-from server.inference import ClaimInput, ClaimScorer, Retriever, VerdictResult
+from server.inference import ClaimInput, Retriever, VerdictResult
 from server.metrics import ServingMetrics
 from server.resolution import EntityResolver, ResolvedEntity
+from server.workers import InferenceWorker
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +42,6 @@ def _neo4j_unavailable_errors() -> tuple[type[BaseException], ...]:
     from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
     return (ServiceUnavailable, SessionExpired, ConnectionError)
-
-
-class InferenceWorker:
-    """A ClaimScorer with a thread of its own; torch releases the GIL while it computes."""
-
-    def __init__(self, scorer: ClaimScorer):
-        self.scorer = scorer
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"infer-{scorer.device}")
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
 
 
 class Pipeline:

@@ -1,7 +1,7 @@
 """End-to-end fixtures: UMLS in a real Neo4j, a small real model, and real server processes.
 
-The model is trained once per checkout into ``.kgreason/test-models/umls`` (or the folder in
-``KGREASON_TEST_MODEL_DIR``) and reused while it still loads; delete the folder to retrain.
+The model is the session's small UMLS model (``trained_umls_model``, trained once per test
+session), or the model folder in ``KGREASON_TEST_MODEL_DIR`` when that is set.
 """
 from __future__ import annotations
 
@@ -23,10 +23,6 @@ from graph_loader.datasets import UMLS_PATH
 from graph_loader.readers import read_dataset
 from tests.conftest import REPO_ROOT, Neo4jServer, clear_database
 
-MODEL_DIR = Path(os.environ.get("KGREASON_TEST_MODEL_DIR", REPO_ROOT / ".kgreason" / "test-models" / "umls"))
-# A few epochs on a sample of the train triples: enough for verdicts that track the data,
-# short enough for a 2-core test machine.
-TRAIN_ARGUMENTS = ["--epochs", "2", "--max-train-positives", "1500", "--no-plots"]
 SERVER_START_TIMEOUT_S = 180
 LISTENING = re.compile(r"serving Reasoner on (\S+):(\d+)")
 
@@ -69,21 +65,11 @@ def umls_graph(neo4j_server: Neo4jServer) -> UmlsGraph:
 
 
 @pytest.fixture(scope="session")
-def umls_model_dir() -> Path:
-    """A real UMLS model folder, trained on first use and reused afterwards."""
-    from server.model import load_model
-
-    if (MODEL_DIR / "config.json").exists():
-        try:
-            load_model(MODEL_DIR, "cpu")
-            return MODEL_DIR
-        except (ValueError, OSError, RuntimeError, KeyError):
-            pass  # written by an older model format: train a new one below
-    command = [sys.executable, "-m", "server.training.cli", "train", "--dataset", str(UMLS_PATH),
-               "--out", str(MODEL_DIR), *TRAIN_ARGUMENTS]
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, f"training the test model failed:\n{result.stderr[-4000:]}"
-    return MODEL_DIR
+def umls_model_dir(request) -> Path:
+    """A real UMLS model folder: ``KGREASON_TEST_MODEL_DIR`` when set, else the session's small model."""
+    if os.environ.get("KGREASON_TEST_MODEL_DIR"):
+        return Path(os.environ["KGREASON_TEST_MODEL_DIR"])
+    return request.getfixturevalue("trained_umls_model")
 
 
 def free_port() -> int:
