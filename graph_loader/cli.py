@@ -21,7 +21,8 @@ SOURCE is either a data-set folder (train.tsv, dev.tsv or valid.tsv, test.tsv, e
 entity2textlong.tsv, relation2text.tsv; CoDEx's entity2types.tsv, types.en.tsv and
 relations.en.json; *negatives* files are not loaded) or one triple file (TSV head<TAB>relation<TAB>tail
 without header, or CSV with a header row). Every line is validated before anything is written;
-loading the same input again changes nothing (MERGE), and rerunning a killed load completes it.
+loading the same input again adds no nodes or edges (MERGE), and rerunning a killed load
+completes it.
 """
 
 EPILOG = """\

@@ -389,7 +389,7 @@ class GraphLoader:
     ) -> None:
         for start in range(0, len(triples), self.batch_size):
             batch = triples[start : start + self.batch_size]
-            rows = [[t.head, t.relation, t.tail] for t in batch]
+            rows = [list(triple) for triple in batch]
             self._write(query, {"rows": rows, "dataset": dataset, "split": split}, summary)
             bar.update(len(batch))
 
@@ -447,7 +447,7 @@ def _run_write(tx, query: str, parameters: dict):
 
 def _distinct(triples: list[Triple]) -> list[Triple]:
     """Return the distinct triples sorted by head; sorted, WN18RR's edges wrote in 5.8 s instead of 6.4 s."""
-    return sorted(set(triples), key=lambda triple: (triple.head, triple.relation, triple.tail))
+    return sorted(set(triples))
 
 
 def _entity_ids(triples: Mapping[str, list[Triple]], entities: Mapping[str, EntityText]) -> list[str]:
