@@ -61,7 +61,8 @@ class ReasonerServicer(object):
         unknown relation (the message names the field), NOT_FOUND for an unknown entity,
         FAILED_PRECONDITION for an ambiguous entity name (the message lists candidates),
         RESOURCE_EXHAUSTED when the admission queue is full, DEADLINE_EXCEEDED when the deadline
-        passed before compute, UNAVAILABLE when Neo4j cannot be reached.
+        passed before compute, UNAVAILABLE when Neo4j cannot be reached or the server is shutting
+        down, UNAUTHENTICATED when the server requires a bearer token and the call lacks it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -70,7 +71,10 @@ class ReasonerServicer(object):
     def VerifyStream(self, request_iterator, context):
         """Verify many claims over one stream. Responses come in completion order, each carrying the
         request_id of its request. A claim that fails gets a response with `error` set; the stream
-        itself stays open.
+        itself stays open. On a stream, request_id is required and unique among the claims in flight,
+        and the stream's deadline applies to each claim. When the server shuts down it stops reading,
+        answers every claim it admitted, then ends the stream with UNAVAILABLE; the trailing
+        metadata "kgreason-admitted" carries the number of claims admitted on the stream.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
