@@ -278,8 +278,8 @@ def read_relation_file(path: str | Path) -> tuple[dict[str, RelationText], list[
 class Dataset:
     """A data-set folder read into memory.
 
-    ``triples`` maps a split (``train``, ``valid``, ``test``) to its triples and
-    ``line_numbers`` to where each came from; ``problems`` lists every rejected line of every file.
+    ``triples`` maps a split (``train``, ``valid``, ``test``) to its valid triples and
+    ``triple_files`` to the file they came from. ``problems`` lists every rejected line of every file.
     """
 
     name: str
