@@ -151,7 +151,11 @@ class ReasonerClient(_ClientBase):
 
     def verify(self, subject: str, predicate: str, object: str, context_text: str = "", *,
                request_id: str = "", max_evidence_paths: int = 0, timeout: float | None = None) -> reasoner_pb2.VerifyResponse:
-        """Verify one claim; subject and object are entity ids or names."""
+        """Verify one claim; subject and object are entity ids or names.
+
+        The call waits for the channel to connect (wait_for_ready), up to its deadline, so a
+        server that is still starting is not an error.
+        """
         request = reasoner_pb2.VerifyRequest(
             request_id=request_id,
             claim=reasoner_pb2.Claim(subject=subject, predicate=predicate, object=object, context_text=context_text),

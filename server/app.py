@@ -96,7 +96,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
 
     metrics = ServingMetrics()
     queue = AdmissionQueue(config.queue_capacity)
-    batcher = DynamicBatcher(queue, config.max_batch, config.max_wait_ms)
+    batcher = DynamicBatcher(
+        queue, config.max_batch, config.max_wait_ms, on_skip=lambda _: metrics.dropped.labels("cancelled").inc()
+    )
     resolver = EntityResolver(async_driver)
     retriever = build_retriever(config, sync_driver, scorers[0])
     pipeline = Pipeline(

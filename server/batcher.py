@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Callable
 
 from server.admission import AdmissionQueue, PendingClaim
 
@@ -19,9 +20,16 @@ class DynamicBatcher:
         queue: where admitted claims wait.
         max_batch: the maximum number of claims in one batch.
         max_wait_ms: how long an open batch waits for more claims, in milliseconds.
+        on_skip: called with each claim skipped because its caller cancelled it.
     """
 
-    def __init__(self, queue: AdmissionQueue, max_batch: int, max_wait_ms: float):
+    def __init__(
+        self,
+        queue: AdmissionQueue,
+        max_batch: int,
+        max_wait_ms: float,
+        on_skip: Callable[[PendingClaim], None] | None = None,
+    ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait_ms < 0:
@@ -29,6 +37,7 @@ class DynamicBatcher:
         self.queue = queue
         self.max_batch = max_batch
         self.max_wait_s = max_wait_ms / 1000.0
+        self.on_skip = on_skip
 
     async def next_batch(self) -> list[PendingClaim]:
         """Wait for the first claim, then collect more until the batch is full or its time is up.
@@ -37,6 +46,7 @@ class DynamicBatcher:
         """
         first = await self.queue.get()
         while first.settled():
+            self._skip(first)
             first = await self.queue.get()
         batch = [first]
         closes_at = time.monotonic() + self.max_wait_s
@@ -51,6 +61,12 @@ class DynamicBatcher:
                     claim = await asyncio.wait_for(self.queue.get(), remaining)
                 except TimeoutError:
                     break
-            if not claim.settled():
+            if claim.settled():
+                self._skip(claim)
+            else:
                 batch.append(claim)
         return batch
+
+    def _skip(self, claim: PendingClaim) -> None:
+        if self.on_skip is not None:
+            self.on_skip(claim)

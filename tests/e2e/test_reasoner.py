@@ -202,12 +202,26 @@ def test_full_queue_and_expired_deadline(server_factory, umls_graph):
     assert quick_codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
     assert slow_codes == [grpc.StatusCode.OK] * 8
 
-    # The server saw both deadlines pass and dropped the claims before inference: every claim
-    # that reached the model was answered OK.
-    ok = metric_value(server.metrics_port, "kgreason_claims_total", 'code="OK"')
-    assert metric_value(server.metrics_port, "kgreason_claims_total", 'code="DEADLINE_EXCEEDED"') == 2
-    assert metric_value(server.metrics_port, "kgreason_batch_size_sum") == ok
-    assert ok == codes.count(grpc.StatusCode.OK) + 8
+    # Cancelled calls queued behind slow ones free their place without reaching the model.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        slow = [pool.submit(call, claim, 120) for claim in claims[:8]]
+        time.sleep(0.05)
+        cancelled = [stub.Verify.future(request(*claim), timeout=120) for claim in claims[10:12]]
+        time.sleep(0.01)
+        for future in cancelled:
+            future.cancel()
+        assert [future.result() for future in slow] == [grpc.StatusCode.OK] * 8
+    assert all(future.cancelled() for future in cancelled)
+
+    # The server saw both deadlines pass and both cancellations, and dropped those four claims
+    # before inference: every claim that reached the model was answered OK.
+    port = server.metrics_port
+    ok = metric_value(port, "kgreason_claims_total", 'code="OK"')
+    assert metric_value(port, "kgreason_claims_total", 'code="DEADLINE_EXCEEDED"') == 2
+    assert metric_value(port, "kgreason_claims_total", 'code="CANCELLED"') == 2
+    assert metric_value(port, "kgreason_claims_dropped_total", 'reason="cancelled"') == 4
+    assert metric_value(port, "kgreason_batch_size_sum") == ok
+    assert ok == codes.count(grpc.StatusCode.OK) + 16
     assert server.stop() == 0
 
 

@@ -104,10 +104,13 @@ def test_batcher_skips_cancelled_claims():
             queue.admit(claim)
         claims[0].future.cancel()
         claims[2].future.cancel()
-        batcher = DynamicBatcher(queue, max_batch=4, max_wait_ms=0)
-        return [c.request_id for c in await batcher.next_batch()]
+        skipped = []
+        batcher = DynamicBatcher(queue, max_batch=4, max_wait_ms=0, on_skip=lambda claim: skipped.append(claim.request_id))
+        return [c.request_id for c in await batcher.next_batch()], skipped
 
-    assert run(scenario()) == ["1", "3"]
+    batch, skipped = run(scenario())
+    assert batch == ["1", "3"]
+    assert skipped == ["0", "2"]
 
 
 def test_batcher_of_one_disables_batching():
