@@ -45,7 +45,9 @@ def evidence_faithfulness(scorer: GraphClaimScorer, subgraphs, logits, claim_tex
     """Share of claims (with at least two candidate paths) where occluding the top-ranked path
     lowers the logit more than occluding a randomly chosen other path."""
     rng = random.Random(seed)
-    chosen = [index for index, subgraph in enumerate(subgraphs) if subgraph.connected][:limit]
+    connected = [index for index, subgraph in enumerate(subgraphs) if subgraph.connected]
+    # Every k-th claim, so that positives and negatives (listed after them) are both sampled.
+    chosen = connected[::max(1, len(connected) // limit)][:limit]
     picked = [subgraphs[index] for index in chosen]
     paths = [find_paths(subgraph) for subgraph in picked]
     drops = scorer.occlusion_scores(picked, claim_text[chosen], [float(logits[index]) for index in chosen], paths)
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=256, help="claims per forward pass (default: %(default)s)")
     parser.add_argument("--neo4j", action="store_true", help="retrieve from Neo4j (NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD) instead of the files")
     parser.add_argument("--faithfulness", type=int, default=0, metavar="N",
-                        help="also check evidence faithfulness on the first N connected claims (default: off)")
+                        help="also check evidence faithfulness on N connected claims spread over the split (default: off)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.threads:
