@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from server.inference import NOT_ENOUGH_INFO, REFUTED, SUPPORTED, ClaimInput, VerdictResult
-from server.model.evidence import describe_path, find_paths
+from server.model.evidence import MAX_CANDIDATE_PATHS, describe_path, find_paths
 from server.model.network import ClaimNetwork, ModelConfig, collate
 from server.model.subgraph import ClaimSubgraph
 
@@ -138,9 +138,15 @@ class GraphClaimScorer:
         device: ``"cpu"`` or ``"cuda:N"``.
         text_encoder: a ``graph_loader.text_encoder.TextEncoder``; built from the model folder's
             setting when omitted.
+        candidate_paths: evidence paths scored by occlusion per claim, the shortest first. Each
+            costs one forward pass over the claim's subgraph, so this bounds the evidence cost.
+
+    NOTE: not thread-safe (the claim-text cache is a plain dict); use one scorer per worker.
     """
 
-    def __init__(self, network: ClaimNetwork, description: ModelFolder, device: str = "cpu", text_encoder=None):
+    def __init__(self, network: ClaimNetwork, description: ModelFolder, device: str = "cpu", text_encoder=None,
+                 candidate_paths: int = MAX_CANDIDATE_PATHS):
+        self.candidate_paths = candidate_paths
         self.device = str(device)
         self.network = network.to(self.device).eval()
         self.description = description
@@ -241,7 +247,8 @@ class GraphClaimScorer:
         return drops
 
     def _add_evidence(self, subgraphs, claim_text, logits, results, max_evidence_paths) -> None:
-        paths_per_claim = [find_paths(subgraph) if subgraph.connected else [] for subgraph in subgraphs]
+        paths_per_claim = [find_paths(subgraph, limit=self.candidate_paths) if subgraph.connected else []
+                           for subgraph in subgraphs]
         drops = self.occlusion_scores(subgraphs, claim_text, logits, paths_per_claim)
         for subgraph, paths, scores, result in zip(subgraphs, paths_per_claim, drops, results):
             ranked = sorted(zip(scores, range(len(paths))), key=lambda item: (-item[0], item[1]))
@@ -249,9 +256,10 @@ class GraphClaimScorer:
                                for score, index in ranked[:max_evidence_paths]]
 
 
-def load_scorer(model_dir: str | Path, device: str = "cpu", text_encoder=None) -> GraphClaimScorer:
+def load_scorer(model_dir: str | Path, device: str = "cpu", text_encoder=None,
+                candidate_paths: int = MAX_CANDIDATE_PATHS) -> GraphClaimScorer:
     """Load a model folder as a ready scorer on ``device`` (``"cpu"`` or ``"cuda:N"``)."""
     network, description = load_model(model_dir, device)
     logger.info("loaded model %s (data set %s, %d relations) on %s",
                 model_dir, description.dataset or "unknown", len(description.model.relations), device)
-    return GraphClaimScorer(network, description, device, text_encoder)
+    return GraphClaimScorer(network, description, device, text_encoder, candidate_paths)

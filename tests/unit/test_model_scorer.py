@@ -119,3 +119,12 @@ def test_unknown_relation_is_rejected(scorer, umls_graph):
     subgraphs, _ = retriever_for(scorer, graph).fetch(claims)
     with pytest.raises(ValueError, match="not_a_relation"):
         scorer.score(claims, subgraphs)
+
+
+def test_candidate_paths_bound_evidence(scorer, trained_umls_model, umls_graph, test_claims):
+    _, graph = umls_graph
+    subgraphs, _ = retriever_for(scorer, graph).fetch(test_claims)
+    narrow = load_scorer(trained_umls_model, "cpu", text_encoder=scorer.text_encoder, candidate_paths=1)
+    results = narrow.score(test_claims, subgraphs, max_evidence_paths=5)
+    assert any(result.evidence for result in results)
+    assert all(len(result.evidence) <= 1 for result in results)
