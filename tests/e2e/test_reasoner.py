@@ -171,7 +171,11 @@ def test_neo4j_down_is_unavailable(server_factory):
 
 
 def test_full_queue_and_expired_deadline(server_factory, umls_graph):
-    """A server with a queue of 16 and batches of 1: a burst overflows it, short deadlines expire."""
+    """A server with a queue of 16 and batches of 1: a burst overflows it, short deadlines expire.
+
+    NOTE: assumes eight claims with evidence take the single CPU worker longer than 100 ms,
+    so the 50 ms deadlines and the cancellations happen while those claims still wait.
+    """
     server = server_factory(queue_capacity=16, max_batch=1, max_wait_ms=0, metrics_port=free_port())
     stub = reasoner_pb2_grpc.ReasonerStub(server.channel())
     claims = umls_graph.train[:64]
@@ -207,7 +211,7 @@ def test_full_queue_and_expired_deadline(server_factory, umls_graph):
         slow = [pool.submit(call, claim, 120) for claim in claims[:8]]
         time.sleep(0.05)
         cancelled = [stub.Verify.future(request(*claim), timeout=120) for claim in claims[10:12]]
-        time.sleep(0.01)
+        time.sleep(0.1)  # long enough for the server to admit both, short of the slow claims' work
         for future in cancelled:
             future.cancel()
         assert [future.result() for future in slow] == [grpc.StatusCode.OK] * 8
