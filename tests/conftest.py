@@ -2,7 +2,7 @@
 
 Neo4j is found in this order:
 1. ``NEO4J_URI`` (with ``NEO4J_USER`` and ``NEO4J_PASSWORD``) when set;
-2. a ``neo4j:5.26-community`` container through testcontainers when a Docker engine answers;
+2. a ``neo4j:5.26-community`` container through testcontainers when a Docker engine responds;
 3. the embedded launcher in deploy/neo4j-embedded, on ``KGREASON_TEST_NEO4J_PORT`` (default 7688)
    with its data under ``KGREASON_TEST_NEO4J_HOME`` (default .kgreason/neo4j-test), stopped again
    when the session ends.
@@ -39,7 +39,7 @@ class Neo4jServer:
         return {"NEO4J_URI": self.uri, "NEO4J_USER": self.user, "NEO4J_PASSWORD": self.password}
 
 
-def _docker_engine_answers() -> bool:
+def _docker_engine_responds() -> bool:
     try:
         import docker
     except ImportError:
@@ -62,7 +62,7 @@ def neo4j_server() -> Iterator[Neo4jServer]:
         )
         return
 
-    if _docker_engine_answers():
+    if _docker_engine_responds():
         from testcontainers.neo4j import Neo4jContainer
 
         with Neo4jContainer("neo4j:5.26-community", password=DEFAULT_TEST_PASSWORD) as container:

@@ -2,7 +2,7 @@
 """Build, start, stop and inspect the embedded Neo4j used for development and tests.
 
 Standard library only, so the Makefile and the test fixtures can call it before any virtual
-environment exists. One Neo4j runs per home folder; the folder holds the database files, the
+environment exists. One Neo4j runs per home folder, which contains the database files, the
 process id (``neo4j.pid``), the log (``neo4j.log``) and the readiness file (``ready``).
 
     NEO4J_PASSWORD=... python deploy/neo4j-embedded/neo4jctl.py start --home .kgreason/neo4j
