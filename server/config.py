@@ -132,6 +132,32 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
+# Help text of each flag: what it sets, with its unit.
+FIELD_HELP = {
+    "listen": "gRPC listen address as host:port; port 0 picks a free port and logs it",
+    "model_dir": "model folder written by kgreason-train (config.json + model.safetensors)",
+    "devices": "comma-separated devices, one inference worker each: cpu, cuda:0, cuda:1, ...",
+    "worker_kind": "inference worker per device: process (own model copy) or thread",
+    "max_batch": "claims per batch at most; 1 turns dynamic batching off",
+    "max_wait_ms": "milliseconds a batch waits for more claims after its first one",
+    "queue_capacity": "admitted claims waiting for a batch; beyond it calls get RESOURCE_EXHAUSTED",
+    "stream_window": "claims one VerifyStream keeps in flight before it stops reading",
+    "hops": "retrieval radius in hops; 0 uses the model's training value",
+    "fanout": "neighbours kept per node per hop; 0 uses the model's training value",
+    "cache_size": "subgraphs kept in the retrieval cache (entries, per graph version)",
+    "neo4j_uri": "Neo4j Bolt URI (bolt:// or neo4j://)",
+    "neo4j_user": "Neo4j user",
+    "neo4j_password": "Neo4j password (prefer KGREASON_NEO4J_PASSWORD, which no process listing shows)",
+    "metrics_port": "Prometheus /metrics HTTP port; 0 turns it off",
+    "tls_cert": "PEM file of the server certificate; turns on TLS",
+    "tls_key": "PEM file of the server key",
+    "tls_client_ca": "PEM file of the CA that signs client certificates; turns on mutual TLS",
+    "bearer_token": "require the metadata 'authorization: Bearer <token>' on Reasoner calls",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "shutdown_grace_s": "seconds SIGTERM waits for admitted claims before the server stops anyway",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kgreason-server",
@@ -141,7 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML or TOML config file (or KGREASON_CONFIG)")
     for name, spec in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, default=None, help=f"default: {_default_text(spec)}")
+        variable = ENV_PREFIX + name.upper()
+        described = FIELD_HELP.get(name, name.replace("_", " "))
+        parser.add_argument(
+            flag, dest=name, default=None, help=f"{described} (env {variable}; default: {_default_text(spec)})"
+        )
     return parser
 
 

@@ -52,3 +52,13 @@ def test_unknown_file_setting_is_rejected(tmp_path):
     path.write_text("max_batchh = 8\n")
     with pytest.raises(ConfigError, match="unknown settings max_batchh"):
         load_config(["--config", str(path)], environ={})
+
+
+def test_every_flag_has_help_text():
+    from server.config import FIELDS, build_parser
+
+    help_text = build_parser().format_help()
+
+    for name in FIELDS:
+        variable = "KGREASON_" + name.upper()
+        assert variable in help_text, f"--{name.replace('_', '-')} help does not name {variable}"
