@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     from neo4j.exceptions import Neo4jError, ServiceUnavailable, AuthError
 
     try:
-        with GraphDatabase.driver(args.uri, auth=(args.user, password)) as driver:
+        # Schema statements use IF NOT EXISTS; Neo4j's INFO notices that an index already exists
+        # would fill a rerun's output, so only warnings are reported.
+        with GraphDatabase.driver(args.uri, auth=(args.user, password), notifications_min_severity="WARNING") as driver:
             loader = GraphLoader(driver, encoder, batch_size=args.batch_size, database=args.database, progress=args.progress)
             if args.source.is_dir():
                 splits = [split.strip() for split in args.splits.split(",")] if args.splits else None
