@@ -87,7 +87,7 @@ class AdmissionQueue:
         self._queue: asyncio.Queue[PendingClaim] = asyncio.Queue(maxsize=capacity)
 
     def admit(self, claim: PendingClaim) -> None:
-        """Append `claim`; raise QueueFullError when the queue holds `capacity` claims."""
+        """Append `claim`; raise QueueFullError when the queue contains `capacity` claims."""
         try:
             self._queue.put_nowait(claim)
         except asyncio.QueueFull:

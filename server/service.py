@@ -69,7 +69,7 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
         queue: the bounded admission queue the pipeline reads.
         relations: the model's relation vocabulary; other predicates are rejected.
         resolver: reads the graph version for GetServerInfo.
-        info: the static part of GetServerInfo's answer.
+        info: the static part of the GetServerInfo response.
         stream_window: claims one stream keeps in flight before it stops reading.
         metrics: claim counts by status code, queue depth, in-flight claims.
     """

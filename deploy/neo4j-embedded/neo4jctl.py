@@ -9,7 +9,7 @@ process id (``neo4j.pid``), the log (``neo4j.log``) and the readiness file (``re
     python deploy/neo4j-embedded/neo4jctl.py stop --home .kgreason/neo4j
 
 ``start`` prints the Bolt URI on success. It reuses a launcher already running for the same home
-and port, replaces one that is no longer answering, and fails with a clear message when the port
+and port, replaces one that no longer responds, and fails with a clear message when the port
 belongs to another program.
 """
 from __future__ import annotations
