@@ -135,7 +135,7 @@ class ReasonerClient(_ClientBase):
             None for no deadline.
         tls: TLS settings; None for a plaintext channel.
         token: bearer token sent as ``authorization`` metadata, if the server requires one.
-        max_attempts: attempts per call when the server answers UNAVAILABLE (1 turns retries off).
+        max_attempts: attempts per call when the server returns UNAVAILABLE (1 turns retries off).
 
     Calls raise ``grpc.RpcError``; its ``code()`` and ``details()`` say what failed.
     """

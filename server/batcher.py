@@ -11,8 +11,8 @@ from server.admission import AdmissionQueue, PendingClaim
 class DynamicBatcher:
     """Forms batches from an AdmissionQueue.
 
-    A batch opens when its first claim arrives and closes when it holds ``max_batch`` claims or
-    ``max_wait_ms`` after it opened, whichever comes first. Under load the queue already holds a
+    A batch opens when its first claim arrives and closes when it contains ``max_batch`` claims or
+    ``max_wait_ms`` after it opened, whichever comes first. Under load the queue already contains a
     full batch and nothing waits; at low load a lone claim waits at most ``max_wait_ms``.
     ``max_batch=1`` turns batching off.
 

@@ -16,7 +16,7 @@ def subgraph_key(claim: ClaimInput) -> Hashable:
 class SubgraphCache:
     """Subgraphs keyed by (subject, relation, object) for the graph version they were read at.
 
-    A load into Neo4j bumps the graph version; the first lookup at a new version empties the
+    A load into Neo4j bumps the graph version. The first lookup at a new version empties the
     cache, so no subgraph outlives the graph it came from.
 
     Args:

@@ -32,7 +32,7 @@ class ServerConfig:
     # One inference worker per device: "cpu", "cuda:0", "cuda:1", ...
     devices: list[str] = field(default_factory=lambda: ["cpu"])
     # Inference worker per device: "process" (a child process with its own model copy) or
-    # "thread" (a thread of the server); docs/architecture.md has the measurement behind the default.
+    # "thread" (a thread of the server). docs/architecture.md has the measurement behind the default.
     worker_kind: str = "process"
     # Dynamic batching: a batch closes at max_batch claims or max_wait_ms after its first claim.
     max_batch: int = 32

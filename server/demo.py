@@ -9,7 +9,7 @@ Stages, each announced on stderr as it starts:
    from the same data, code and settings (a fingerprint of all three is stored beside it);
 4. start the gRPC server as its own process and wait until health reports SERVING;
 5. verify sample claims through the gRPC client: true claims from the test split, corrupted
-   ones that no split contains, and one with context text; print a table of verdicts,
+   ones that no split contains, and one with context text. Print a table of verdicts,
    probabilities and each claim's top evidence path;
 6. stop the server, then Neo4j if this run started it.
 """

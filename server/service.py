@@ -153,7 +153,7 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
             if pending is not None:
                 pending.future.cancel()
             # The server's deadline starts when the call arrives, so it ends a little after the
-            # client's; a cancellation that close to it is the client's deadline passing.
+            # client's. A cancellation that close to it is the client's deadline passing.
             expired = deadline is not None and time.monotonic() >= deadline - DEADLINE_SKEW_S
             code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
             self._record(code, pending)
@@ -254,7 +254,7 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
             reader.cancel()
             for pending in list(in_flight.values()):
                 pending.future.cancel()
-        logger.info("stream ended: %d claims admitted and answered", admitted)
+        logger.info("stream ended: %d claims admitted, each with a response sent", admitted)
         trailers = ((ADMITTED_TRAILER, str(admitted)),)
         context.set_trailing_metadata(trailers)
         if self._stopping.is_set():
@@ -269,7 +269,7 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
         info.CopyFrom(self.info)
         try:
             info.graph_version = await self.resolver.graph_version()
-        except Exception as error:  # the rest of the answer is still useful without the version
+        except Exception as error:  # the rest of the response is still useful without the version
             logger.warning("GetServerInfo could not read the graph version: %s", error)
         return info
 

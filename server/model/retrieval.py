@@ -1,8 +1,8 @@
 """Retrieval of enclosing subgraphs from Neo4j, one Cypher round trip per batch of claims.
 
-The query walks out from every subject and object of the batch and returns, for each node it
-expands, the first ``fanout + MASK_SLACK`` adjacency entries in fan-out order; the node names and
-embeddings; whether each claimed edge is stored; and the graph version. The extraction rules in
+The query walks out from every subject and object of the batch. For each node it expands, it
+returns the first ``fanout + MASK_SLACK`` adjacency entries in fan-out order. It also returns the
+node names and embeddings, whether each claimed edge is stored, and the graph version. The rules in
 ``server.model.subgraph`` then cut and mask these lists exactly as for the in-memory graph.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 _EDGE_CONDITION = "($dataset IS NULL OR r.dataset = $dataset) AND ($splits IS NULL OR r.split IN $splits)"
 
 # Adjacency of node `s` in fan-out order: neighbour id, relation type, outgoing before incoming.
-# NOTE: Neo4j orders strings by UTF-16 code unit and Python by code point; the two orders differ
+# NOTE: Neo4j orders strings by UTF-16 code unit and Python by code point. The two orders differ
 # only for ids with characters outside the Basic Multilingual Plane.
 _ADJACENCY = f"""
   CALL (s) {{

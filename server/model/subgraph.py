@@ -183,8 +183,8 @@ def build_claim_subgraph(
 class InMemoryRetriever:
     """Retriever over an in-memory :class:`KnowledgeGraph` (training, offline evaluation, tests).
 
-    The graph should already hold only the edges retrieval may see (build it from the train split
-    for honest evaluation); there is no per-query filter here.
+    The graph must contain only the edges retrieval may see, because there is no per-query
+    filter here. For honest evaluation, build it from the train split.
     """
 
     def __init__(self, graph: KnowledgeGraph, hops: int = 2, fanout: int = 8, graph_version: int = 0):

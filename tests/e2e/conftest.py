@@ -47,7 +47,7 @@ def _graph_matches(driver, entity_count: int, edge_count: int) -> bool:
 
 @pytest.fixture(scope="session")
 def umls_graph(neo4j_server: Neo4jServer) -> UmlsGraph:
-    """UMLS loaded into the test Neo4j once; reused when the database already holds exactly it."""
+    """UMLS loaded into the test Neo4j once; reused when the database already contains exactly it."""
     from neo4j import GraphDatabase
 
     from graph_loader.loader import GraphLoader

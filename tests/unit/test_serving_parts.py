@@ -84,7 +84,7 @@ def test_choose_without_candidates_is_not_found():
 
 
 class CountingRetriever:
-    """Returns a string per claim and records each fetch; stands in for Neo4j in cache tests."""
+    """Returns a string per claim and records each fetch; replaces Neo4j in cache tests."""
 
     def __init__(self, version: int):
         self.version = version
