@@ -180,15 +180,28 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
         """
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None else None
+        # None in the queue means "check whether the stream is complete".
         responses: asyncio.Queue[reasoner_pb2.VerifyResponse | None] = asyncio.Queue()
         window = asyncio.Semaphore(self.stream_window)
         in_flight: dict[str, PendingClaim] = {}
         admitted = 0
         reading_done = asyncio.Event()
 
+        def finish_if_complete() -> None:
+            # Wakes the response loop once nothing more can arrive: the caller stopped sending and
+            # every admitted claim is settled. The loop then ends the stream.
+            if reading_done.is_set() and not in_flight:
+                responses.put_nowait(None)
+
         def on_done(pending: PendingClaim, future: asyncio.Future) -> None:
             in_flight.pop(pending.request_id, None)
             window.release()
+            try:
+                respond(pending, future)
+            finally:
+                finish_if_complete()
+
+        def respond(pending: PendingClaim, future: asyncio.Future) -> None:
             if future.cancelled():
                 return
             failure = future.exception()
@@ -230,6 +243,7 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
                     pending.future.add_done_callback(lambda future, p=pending: on_done(p, future))
             finally:
                 reading_done.set()
+                finish_if_complete()
 
         async def stop_reading_on_shutdown() -> None:
             await self._stopping.wait()
@@ -239,16 +253,11 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
         watcher = asyncio.create_task(stop_reading_on_shutdown())
         try:
             while True:
-                if reading_done.is_set() and not in_flight and responses.empty():
+                response = await responses.get()
+                if response is not None:
+                    yield response
+                elif reading_done.is_set() and not in_flight and responses.empty():
                     break
-                getter = asyncio.create_task(responses.get())
-                waiter = asyncio.create_task(reading_done.wait())
-                done, _ = await asyncio.wait({getter, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                if getter in done:
-                    yield getter.result()
-                else:
-                    getter.cancel()
         finally:
             watcher.cancel()
             reader.cancel()
