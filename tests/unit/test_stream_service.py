@@ -1,4 +1,4 @@
-"""VerifyStream's own bookkeeping, driven in-process with claims answered by hand."""
+"""VerifyStream bookkeeping, run in-process with each claim settled by the test."""
 import asyncio
 import time
 
@@ -48,7 +48,7 @@ async def wait_for_admission(queue, count):
         await asyncio.sleep(0.01)
 
 
-def test_stream_waiting_for_verdicts_does_not_spin():
+def test_idle_stream_does_not_spin():
     # The caller has sent everything and the verdicts are not ready: the stream must sleep until
     # one is, not poll. A polling loop here once held a CPU core and starved the model.
     async def scenario():
@@ -73,7 +73,7 @@ def test_stream_waiting_for_verdicts_does_not_spin():
     assert dict(context.trailers)[ADMITTED_TRAILER] == "2"
 
 
-def test_stream_ends_after_last_answer_when_answers_come_out_of_order():
+def test_stream_ends_after_out_of_order_verdicts():
     async def scenario():
         queue = AdmissionQueue(16)
         context = StreamContext()
