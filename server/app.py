@@ -73,6 +73,31 @@ def server_credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
     )
 
 
+class StartupError(Exception):
+    """A setting that keeps the server from starting; the message names it and the fix."""
+
+
+def check_neo4j(driver, config: ServerConfig) -> None:
+    """Connect to Neo4j once so that wrong credentials stop the server at start.
+
+    Neo4j being down is not fatal: the server starts, fails claims with UNAVAILABLE, and
+    recovers by itself when Neo4j comes back.
+    """
+    from neo4j.exceptions import AuthError, ServiceUnavailable
+
+    try:
+        driver.verify_connectivity()
+    except AuthError as error:
+        raise StartupError(
+            f"Neo4j at {config.neo4j_uri} rejected user {config.neo4j_user!r}: {error.message}; "
+            "set --neo4j-user and --neo4j-password (or KGREASON_NEO4J_USER and KGREASON_NEO4J_PASSWORD)"
+        ) from None
+    except (ServiceUnavailable, OSError) as error:
+        logger.warning(
+            "Neo4j at %s is unreachable (%s); claims get UNAVAILABLE until it is reachable", config.neo4j_uri, error
+        )
+
+
 @dataclass
 class RunningServer:
     server: grpc.aio.Server
@@ -87,12 +112,17 @@ async def start_server(config: ServerConfig) -> RunningServer:
     """Load the model, connect to Neo4j, and start serving; return once the port is bound."""
     from neo4j import AsyncGraphDatabase, GraphDatabase
 
-    workers = load_workers(config.model_dir, config.devices, config.worker_kind)
-    scorers = [worker.scorer for worker in workers]
     auth = (config.neo4j_user, config.neo4j_password)
     options = {"max_transaction_retry_time": NEO4J_RETRY_TIME_S, "connection_timeout": NEO4J_RETRY_TIME_S}
     sync_driver = GraphDatabase.driver(config.neo4j_uri, auth=auth, **options)
+    try:
+        check_neo4j(sync_driver, config)
+    except StartupError:
+        sync_driver.close()
+        raise
     async_driver = AsyncGraphDatabase.driver(config.neo4j_uri, auth=auth, **options)
+    workers = load_workers(config.model_dir, config.devices, config.worker_kind)
+    scorers = [worker.scorer for worker in workers]
 
     metrics = ServingMetrics()
     queue = AdmissionQueue(config.queue_capacity)

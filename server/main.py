@@ -17,9 +17,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kgreason-server: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.log_level.upper(), format=LOG_FORMAT)
-    from server.app import serve
+    from server.app import StartupError, serve
 
-    return asyncio.run(serve(config))
+    try:
+        return asyncio.run(serve(config))
+    except StartupError as error:
+        print(f"kgreason-server: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

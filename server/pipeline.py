@@ -39,9 +39,10 @@ class ClaimOutcome:
 
 
 def _neo4j_unavailable_errors() -> tuple[type[BaseException], ...]:
-    from neo4j.exceptions import ServiceUnavailable, SessionExpired
+    from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
-    return (ServiceUnavailable, SessionExpired, ConnectionError)
+    # AuthError: the credentials were accepted at start, so Neo4j's users changed since then.
+    return (ServiceUnavailable, SessionExpired, AuthError, ConnectionError)
 
 
 class Pipeline:

@@ -57,6 +57,9 @@ def _serve_scorer(model_dir: str, device: str, connection) -> None:
 class ProcessScorer:
     """A ClaimScorer that runs in a child process (spawned, so CUDA initialises cleanly there).
 
+    A child that dies (killed, out of memory, a crash in native code) is replaced by a new one
+    on the next batch, and that batch is sent again once.
+
     Args:
         model_dir: the model folder.
         device: ``"cpu"`` or ``"cuda:N"``; the child places the model there.
@@ -66,32 +69,63 @@ class ProcessScorer:
     """
 
     def __init__(self, model_dir: str, device: str):
+        self.model_dir = model_dir
         self.device = device
-        context = multiprocessing.get_context("spawn")
-        self._connection, child_connection = context.Pipe()
-        self._process = context.Process(
-            target=_serve_scorer, args=(model_dir, device, child_connection), name=f"scorer-{device}", daemon=True
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._process = None
+        self._connection = None
+        self._start()
+
+    def _start(self) -> None:
+        connection, child_connection = self._context.Pipe()
+        process = self._context.Process(
+            target=_serve_scorer, args=(self.model_dir, self.device, child_connection),
+            name=f"scorer-{self.device}", daemon=True,
         )
-        self._process.start()
+        process.start()
         child_connection.close()
-        if not self._connection.poll(PROCESS_START_TIMEOUT_S):
-            self._process.kill()
-            raise RuntimeError(f"the {device} worker did not load {model_dir} in {PROCESS_START_TIMEOUT_S} s")
-        status, payload = self._connection.recv()
+        try:
+            if not connection.poll(PROCESS_START_TIMEOUT_S):
+                process.kill()
+                raise RuntimeError(f"the {self.device} worker did not load {self.model_dir} in {PROCESS_START_TIMEOUT_S} s")
+            status, payload = connection.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            raise RuntimeError(
+                f"the {self.device} worker exited with code {process.exitcode} while loading {self.model_dir}"
+            ) from None
         if status != "ready":
             raise RuntimeError(payload)
+        self._process, self._connection = process, connection
         self.relations, self.config = payload
-        self._lock = threading.Lock()
-        logger.info("process worker %d serves %s", self._process.pid, device)
+        logger.info("process worker %d serves %s", process.pid, self.device)
+
+    def _replace_dead_process(self, batch_size: int) -> None:
+        old = self._process
+        old.join(timeout=5)
+        logger.error(
+            "the %s worker process %d exited with code %s during a batch of %d claims; starting a new one",
+            self.device, old.pid, old.exitcode, batch_size,
+        )
+        self._connection.close()
+        self._start()
 
     def score(self, claims: Sequence[ClaimInput], subgraphs: Sequence[Subgraph], max_evidence_paths: int) -> list[VerdictResult]:
+        job = (list(claims), list(subgraphs), max_evidence_paths)
         with self._lock:
-            try:
-                self._connection.send((list(claims), list(subgraphs), max_evidence_paths))
-                status, payload = self._connection.recv()
-            except (EOFError, OSError) as error:
-                # NOTE: a worker process that died is not restarted; its lane fails every later batch.
-                raise RuntimeError(f"the {self.device} worker process is gone: {error!r}") from error
+            for attempt in (1, 2):
+                try:
+                    self._connection.send(job)
+                    status, payload = self._connection.recv()
+                    break
+                except (EOFError, OSError) as error:
+                    # Replaced before raising too, so that the batches after this one find a live worker.
+                    self._replace_dead_process(len(job[0]))
+                    if attempt == 2:
+                        raise RuntimeError(
+                            f"the {self.device} worker process died twice on the same batch of {len(job[0])} claims"
+                        ) from error
         if status != "ok":
             raise RuntimeError(f"scoring on {self.device} failed in the worker process: {payload}")
         return payload

@@ -1,7 +1,10 @@
 """The Reasoner over gRPC: a real server process, the real UMLS model, a real Neo4j."""
 from __future__ import annotations
 
+import os
 import random
+import re
+import signal
 import threading
 import time
 import urllib.request
@@ -12,7 +15,7 @@ import pytest
 
 from client import ReasonerClient
 from kgreason.v1 import reasoner_pb2, reasoner_pb2_grpc
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import free_port, start_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.neo4j, pytest.mark.slow]
 
@@ -316,3 +319,28 @@ def test_metrics_endpoint_exports_stages(reasoner_server, umls_graph):
         assert metric_value(port, "kgreason_stage_latency_seconds_count", f'stage="{stage}"') >= 1
     assert metric_value(port, "kgreason_batch_size_count") >= 1
     assert metric_value(port, "kgreason_claims_total", 'code="OK"') >= 3
+
+
+def test_wrong_neo4j_password_stops_start(umls_model_dir, neo4j_server, tmp_path):
+    log_path = tmp_path / "server.log"
+    with pytest.raises(AssertionError, match="exited with 2") as caught:
+        start_server(umls_model_dir, neo4j_server, log_path, neo4j_password="not-the-password")
+    assert f"rejected user {neo4j_server.user!r}" in str(caught.value)
+    assert "--neo4j-password" in str(caught.value)
+
+
+def test_killed_worker_is_replaced(server_factory, umls_graph):
+    server = server_factory()
+    first_pid = int(re.search(r"process worker (\d+) serves cpu", server.log()).group(1))
+    claims = umls_graph.train[:4]
+    os.kill(first_pid, signal.SIGKILL)
+
+    with ReasonerClient(server.address, timeout=300) as client:
+        responses = [client.verify(*claim) for claim in claims]
+
+    assert [(r.subject.id, r.predicate, r.object.id) for r in responses] == claims
+    assert f"worker process {first_pid} exited with code -9" in server.log()
+    worker_pids = [int(pid) for pid in re.findall(r"process worker (\d+) serves cpu", server.log())]
+    assert len(worker_pids) == 2
+    assert worker_pids[1] != first_pid
+    assert server.stop() == 0
