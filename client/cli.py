@@ -5,7 +5,8 @@
     kgreason info
 
 Each line of a claims file is a JSON object with ``subject``, ``predicate``, ``object`` and
-optionally ``context_text``, ``request_id`` (default: the line number) and ``max_evidence_paths``.
+optionally ``context_text``, ``request_id`` (default: the line number), ``max_evidence_paths``
+and ``timeout_ms``.
 """
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def to_request(claim: ClaimLike, index: int = 0) -> reasoner_pb2.VerifyRequest:
     """Build a VerifyRequest from a request, a Claim, a mapping or a (subject, predicate, object) tuple.
 
     A mapping takes the keys ``subject``, ``predicate``, ``object`` and optionally
-    ``context_text``, ``request_id`` and ``max_evidence_paths``. A missing request_id becomes
+    ``context_text``, ``request_id``, ``max_evidence_paths`` and ``timeout_ms``. A missing request_id becomes
     the claim's position in its stream (``"0"``, ``"1"``, ...).
     """
     if isinstance(claim, reasoner_pb2.VerifyRequest):
@@ -90,7 +90,7 @@ def to_request(claim: ClaimLike, index: int = 0) -> reasoner_pb2.VerifyRequest:
     elif isinstance(claim, reasoner_pb2.Claim):
         request = reasoner_pb2.VerifyRequest(claim=claim)
     elif isinstance(claim, Mapping):
-        unknown = set(claim) - {"subject", "predicate", "object", "context_text", "request_id", "max_evidence_paths"}
+        unknown = set(claim) - {"subject", "predicate", "object", "context_text", "request_id", "max_evidence_paths", "timeout_ms"}
         if unknown:
             raise ValueError(f"unknown claim keys: {', '.join(sorted(unknown))}")
         request = reasoner_pb2.VerifyRequest(
@@ -102,6 +102,7 @@ def to_request(claim: ClaimLike, index: int = 0) -> reasoner_pb2.VerifyRequest:
                 context_text=str(claim.get("context_text", "")),
             ),
             max_evidence_paths=int(claim.get("max_evidence_paths", 0)),
+            timeout_ms=int(claim.get("timeout_ms", 0)),
         )
     elif isinstance(claim, tuple) and len(claim) in (3, 4):
         request = reasoner_pb2.VerifyRequest(claim=reasoner_pb2.Claim(

@@ -101,6 +101,9 @@ class ReasonerService(reasoner_pb2_grpc.ReasonerServicer):
         if not self.accepting:
             raise ClaimFailure(grpc.StatusCode.UNAVAILABLE, "server is shutting down; send the claim to another replica")
         claim, evidence_paths = validate_request(request, self.relations, require_request_id)
+        if request.timeout_ms:
+            claim_deadline = time.monotonic() + request.timeout_ms / 1000
+            deadline = claim_deadline if deadline is None else min(deadline, claim_deadline)
         if deadline is not None and time.monotonic() >= deadline:
             raise ClaimFailure(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before admission")
         pending = PendingClaim(

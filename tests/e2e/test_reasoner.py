@@ -232,6 +232,24 @@ def test_full_queue_and_expired_deadline(server_factory, umls_graph):
     assert server.stop() == 0
 
 
+def test_claim_timeout_expires_per_claim(reasoner_server):
+    # A batch of fewer than max_batch claims waits max_wait_ms (5 ms by default) before it goes
+    # on, so a claim with 1 ms expires before it reaches the model.
+    stub = reasoner_pb2_grpc.ReasonerStub(reasoner_server.channel())
+    hurried = request("virus", "isa", "organism", "hurried")
+    hurried.timeout_ms = 1
+    patient = request("virus", "isa", "organism", "patient")
+    patient.timeout_ms = 60_000
+
+    responses = {response.request_id: response for response in stub.VerifyStream(iter([hurried, patient]), timeout=60)}
+    code, details = abort_code(lambda: stub.Verify(hurried, timeout=60))
+
+    assert responses["hurried"].error.code == grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
+    assert not responses["patient"].HasField("error")
+    assert code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "deadline passed" in details
+
+
 # Streams
 
 

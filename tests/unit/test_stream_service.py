@@ -50,7 +50,7 @@ async def wait_for_admission(queue, count):
 
 def test_idle_stream_does_not_spin():
     # The caller has sent everything and the verdicts are not ready: the stream must sleep until
-    # one is, not poll. A polling loop here once held a CPU core and starved the model.
+    # one is, not poll. A polling loop would hold a CPU core and starve the model.
     async def scenario():
         queue = AdmissionQueue(16)
         context = StreamContext()
@@ -96,3 +96,24 @@ def test_empty_stream_ends_at_once():
     responses = asyncio.run(collect(make_service(AdmissionQueue(4)).VerifyStream(requests(), context)))
     assert responses == []
     assert dict(context.trailers)[ADMITTED_TRAILER] == "0"
+
+
+def test_claim_timeout_sets_claim_deadline():
+    async def scenario():
+        queue = AdmissionQueue(4)
+        hurried = claim_request("a")
+        hurried.timeout_ms = 250
+
+        async def one_request():
+            yield hurried
+
+        responses = asyncio.create_task(collect(make_service(queue).VerifyStream(one_request(), StreamContext())))
+        await wait_for_admission(queue, 1)
+        pending = queue.get_nowait()
+        pending.fail(ClaimFailure(grpc.StatusCode.NOT_FOUND, "gone"))
+        await responses
+        return pending
+
+    pending = asyncio.run(scenario())
+    assert pending.deadline is not None
+    assert 0 < pending.deadline - pending.admitted_at <= 0.25

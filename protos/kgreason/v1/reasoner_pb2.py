@@ -24,33 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akgreason/v1/reasoner.proto\x12\x0bkgreason.v1\"Q\n\x05\x43laim\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontext_text\x18\x04 \x01(\t\"b\n\rVerifyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12!\n\x05\x63laim\x18\x02 \x01(\x0b\x32\x12.kgreason.v1.Claim\x12\x1a\n\x12max_evidence_paths\x18\x03 \x01(\r\"\"\n\x06\x45ntity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"w\n\x08PathStep\x12#\n\x06source\x18\x01 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x10\n\x08relation\x18\x02 \x01(\t\x12#\n\x06target\x18\x03 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x0f\n\x07\x66orward\x18\x04 \x01(\x08\"C\n\x0c\x45videncePath\x12$\n\x05steps\x18\x01 \x03(\x0b\x32\x15.kgreason.v1.PathStep\x12\r\n\x05score\x18\x02 \x01(\x02\":\n\nClaimError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\xf2\x02\n\x0eVerifyResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x07verdict\x18\x02 \x01(\x0e\x32\x14.kgreason.v1.Verdict\x12\x13\n\x0bprobability\x18\x03 \x01(\x02\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12$\n\x07subject\x18\x05 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12#\n\x06object\x18\x06 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x11\n\tpredicate\x18\x07 \x01(\t\x12\x1f\n\x17\x63laim_asserted_in_graph\x18\x08 \x01(\x08\x12+\n\x08\x65vidence\x18\t \x03(\x0b\x32\x19.kgreason.v1.EvidencePath\x12\x15\n\rgraph_version\x18\n \x01(\x04\x12&\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x17.kgreason.v1.ClaimError\x12\x12\n\nlatency_ms\x18\x0c \x01(\x02\"\x16\n\x14GetServerInfoRequest\"\xe8\x01\n\nServerInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_dataset\x18\x02 \x01(\t\x12\x11\n\trelations\x18\x03 \x03(\t\x12\x15\n\rgraph_version\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x65vices\x18\x05 \x03(\t\x12\x11\n\tmax_batch\x18\x06 \x01(\r\x12\x13\n\x0bmax_wait_ms\x18\x07 \x01(\r\x12\x16\n\x0equeue_capacity\x18\x08 \x01(\r\x12\x0c\n\x04hops\x18\t \x01(\r\x12\x0e\n\x06\x66\x61nout\x18\n \x01(\r\x12\x16\n\x0eserver_version\x18\x0b \x01(\t*S\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\r\n\tSUPPORTED\x10\x01\x12\x0b\n\x07REFUTED\x10\x02\x12\x13\n\x0fNOT_ENOUGH_INFO\x10\x03\x32\xe7\x01\n\x08Reasoner\x12\x41\n\x06Verify\x12\x1a.kgreason.v1.VerifyRequest\x1a\x1b.kgreason.v1.VerifyResponse\x12K\n\x0cVerifyStream\x12\x1a.kgreason.v1.VerifyRequest\x1a\x1b.kgreason.v1.VerifyResponse(\x01\x30\x01\x12K\n\rGetServerInfo\x12!.kgreason.v1.GetServerInfoRequest\x1a\x17.kgreason.v1.ServerInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akgreason/v1/reasoner.proto\x12\x0bkgreason.v1\"Q\n\x05\x43laim\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\tpredicate\x18\x02 \x01(\t\x12\x0e\n\x06object\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontext_text\x18\x04 \x01(\t\"v\n\rVerifyRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12!\n\x05\x63laim\x18\x02 \x01(\x0b\x32\x12.kgreason.v1.Claim\x12\x1a\n\x12max_evidence_paths\x18\x03 \x01(\r\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\"\"\n\x06\x45ntity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"w\n\x08PathStep\x12#\n\x06source\x18\x01 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x10\n\x08relation\x18\x02 \x01(\t\x12#\n\x06target\x18\x03 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x0f\n\x07\x66orward\x18\x04 \x01(\x08\"C\n\x0c\x45videncePath\x12$\n\x05steps\x18\x01 \x03(\x0b\x32\x15.kgreason.v1.PathStep\x12\r\n\x05score\x18\x02 \x01(\x02\":\n\nClaimError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"\xf2\x02\n\x0eVerifyResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12%\n\x07verdict\x18\x02 \x01(\x0e\x32\x14.kgreason.v1.Verdict\x12\x13\n\x0bprobability\x18\x03 \x01(\x02\x12\x11\n\tthreshold\x18\x04 \x01(\x02\x12$\n\x07subject\x18\x05 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12#\n\x06object\x18\x06 \x01(\x0b\x32\x13.kgreason.v1.Entity\x12\x11\n\tpredicate\x18\x07 \x01(\t\x12\x1f\n\x17\x63laim_asserted_in_graph\x18\x08 \x01(\x08\x12+\n\x08\x65vidence\x18\t \x03(\x0b\x32\x19.kgreason.v1.EvidencePath\x12\x15\n\rgraph_version\x18\n \x01(\x04\x12&\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x17.kgreason.v1.ClaimError\x12\x12\n\nlatency_ms\x18\x0c \x01(\x02\"\x16\n\x14GetServerInfoRequest\"\xe8\x01\n\nServerInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_dataset\x18\x02 \x01(\t\x12\x11\n\trelations\x18\x03 \x03(\t\x12\x15\n\rgraph_version\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x65vices\x18\x05 \x03(\t\x12\x11\n\tmax_batch\x18\x06 \x01(\r\x12\x13\n\x0bmax_wait_ms\x18\x07 \x01(\r\x12\x16\n\x0equeue_capacity\x18\x08 \x01(\r\x12\x0c\n\x04hops\x18\t \x01(\r\x12\x0e\n\x06\x66\x61nout\x18\n \x01(\r\x12\x16\n\x0eserver_version\x18\x0b \x01(\t*S\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\r\n\tSUPPORTED\x10\x01\x12\x0b\n\x07REFUTED\x10\x02\x12\x13\n\x0fNOT_ENOUGH_INFO\x10\x03\x32\xe7\x01\n\x08Reasoner\x12\x41\n\x06Verify\x12\x1a.kgreason.v1.VerifyRequest\x1a\x1b.kgreason.v1.VerifyResponse\x12K\n\x0cVerifyStream\x12\x1a.kgreason.v1.VerifyRequest\x1a\x1b.kgreason.v1.VerifyResponse(\x01\x30\x01\x12K\n\rGetServerInfo\x12!.kgreason.v1.GetServerInfoRequest\x1a\x17.kgreason.v1.ServerInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kgreason.v1.reasoner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=1144
-  _globals['_VERDICT']._serialized_end=1227
+  _globals['_VERDICT']._serialized_start=1164
+  _globals['_VERDICT']._serialized_end=1247
   _globals['_CLAIM']._serialized_start=43
   _globals['_CLAIM']._serialized_end=124
   _globals['_VERIFYREQUEST']._serialized_start=126
-  _globals['_VERIFYREQUEST']._serialized_end=224
-  _globals['_ENTITY']._serialized_start=226
-  _globals['_ENTITY']._serialized_end=260
-  _globals['_PATHSTEP']._serialized_start=262
-  _globals['_PATHSTEP']._serialized_end=381
-  _globals['_EVIDENCEPATH']._serialized_start=383
-  _globals['_EVIDENCEPATH']._serialized_end=450
-  _globals['_CLAIMERROR']._serialized_start=452
-  _globals['_CLAIMERROR']._serialized_end=510
-  _globals['_VERIFYRESPONSE']._serialized_start=513
-  _globals['_VERIFYRESPONSE']._serialized_end=883
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=885
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=907
-  _globals['_SERVERINFO']._serialized_start=910
-  _globals['_SERVERINFO']._serialized_end=1142
-  _globals['_REASONER']._serialized_start=1230
-  _globals['_REASONER']._serialized_end=1461
+  _globals['_VERIFYREQUEST']._serialized_end=244
+  _globals['_ENTITY']._serialized_start=246
+  _globals['_ENTITY']._serialized_end=280
+  _globals['_PATHSTEP']._serialized_start=282
+  _globals['_PATHSTEP']._serialized_end=401
+  _globals['_EVIDENCEPATH']._serialized_start=403
+  _globals['_EVIDENCEPATH']._serialized_end=470
+  _globals['_CLAIMERROR']._serialized_start=472
+  _globals['_CLAIMERROR']._serialized_end=530
+  _globals['_VERIFYRESPONSE']._serialized_start=533
+  _globals['_VERIFYRESPONSE']._serialized_end=903
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=905
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=927
+  _globals['_SERVERINFO']._serialized_start=930
+  _globals['_SERVERINFO']._serialized_end=1162
+  _globals['_REASONER']._serialized_start=1250
+  _globals['_REASONER']._serialized_end=1481
 # @@protoc_insertion_point(module_scope)

@@ -31,14 +31,16 @@ class Claim(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., predicate: _Optional[str] = ..., object: _Optional[str] = ..., context_text: _Optional[str] = ...) -> None: ...
 
 class VerifyRequest(_message.Message):
-    __slots__ = ("request_id", "claim", "max_evidence_paths")
+    __slots__ = ("request_id", "claim", "max_evidence_paths", "timeout_ms")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CLAIM_FIELD_NUMBER: _ClassVar[int]
     MAX_EVIDENCE_PATHS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     claim: Claim
     max_evidence_paths: int
-    def __init__(self, request_id: _Optional[str] = ..., claim: _Optional[_Union[Claim, _Mapping]] = ..., max_evidence_paths: _Optional[int] = ...) -> None: ...
+    timeout_ms: int
+    def __init__(self, request_id: _Optional[str] = ..., claim: _Optional[_Union[Claim, _Mapping]] = ..., max_evidence_paths: _Optional[int] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
 
 class Entity(_message.Message):
     __slots__ = ("id", "name")
