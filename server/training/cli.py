@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="minutes of training after which no new epoch starts; the best epoch so far is kept (default: none)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="claims per step (default: %(default)s)")
     train.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam learning rate (default: %(default)s)")
+    train.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                       help="Adam weight decay (L2 penalty) on every parameter (default: %(default)s)")
+    train.add_argument("--dropout", type=float, default=defaults.dropout,
+                       help="dropout in message passing and the fusion head (default: %(default)s)")
     train.add_argument("--negatives", type=int, default=defaults.negatives, help="corruptions per train positive (default: %(default)s)")
     train.add_argument("--hard-fraction", type=float, default=defaults.hard_fraction,
                        help="share of corruptions drawn from entities seen with the relation in that position (default: %(default)s)")
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainingConfig(
         dataset=args.dataset, out=args.out, device=args.device, seed=args.seed, mode=args.mode, epochs=args.epochs,
         patience=args.patience, time_limit_minutes=args.time_limit, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, dropout=args.dropout,
         negatives=args.negatives, hard_fraction=args.hard_fraction, max_train_positives=args.max_train_positives,
         hops=args.hops, fanout=args.fanout, hidden_dimensions=args.hidden, layers=args.layers,
         text_encoder=args.text_encoder, cache_dir=args.cache_dir, plots=not args.no_plots,
