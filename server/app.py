@@ -12,7 +12,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from kgreason.v1 import reasoner_pb2, reasoner_pb2_grpc
+from graph_loader.text_encoder import TextEncoder
+from kgreason.v1 import graph_admin_pb2, graph_admin_pb2_grpc, reasoner_pb2, reasoner_pb2_grpc
+from server.admin import GraphAdminService
 from server.admission import AdmissionQueue
 from server.auth import BearerTokenInterceptor
 from server.batcher import DynamicBatcher
@@ -32,6 +34,7 @@ SERVER_VERSION = "0.1.0"
 # behind an unreachable Neo4j should fail fast with UNAVAILABLE, which clients retry themselves.
 NEO4J_RETRY_TIME_S = 3.0
 REASONER_SERVICE = reasoner_pb2.DESCRIPTOR.services_by_name["Reasoner"].full_name
+GRAPH_ADMIN_SERVICE = graph_admin_pb2.DESCRIPTOR.services_by_name["GraphAdmin"].full_name
 
 
 def build_retriever(config: ServerConfig, driver, scorer: ClaimScorer) -> Retriever:
@@ -106,6 +109,7 @@ class RunningServer:
     pipeline: Pipeline
     health: health.aio.HealthServicer
     drivers: tuple
+    admin: GraphAdminService | None = None
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
@@ -157,10 +161,16 @@ async def start_server(config: ServerConfig) -> RunningServer:
     interceptors = [BearerTokenInterceptor(config.bearer_token)] if config.bearer_token else []
     server = grpc.aio.server(interceptors=interceptors)
     reasoner_pb2_grpc.add_ReasonerServicer_to_server(service, server)
+    served = [REASONER_SERVICE]
+    admin = None
+    if config.graph_admin:
+        admin = GraphAdminService(sync_driver, lambda: TextEncoder(device="cpu"))
+        graph_admin_pb2_grpc.add_GraphAdminServicer_to_server(admin, server)
+        served.append(GRAPH_ADMIN_SERVICE)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (REASONER_SERVICE, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (*served, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
     credentials = server_credentials(config)
@@ -173,7 +183,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
 
     pipeline.start()
     await server.start()
-    for name in ("", REASONER_SERVICE):
+    for name in ("", *served):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     if config.metrics_port:
         metrics.serve(config.listen.rsplit(":", 1)[0].strip("[]"), config.metrics_port)
@@ -183,7 +193,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
         host, port, "TLS" if credentials else "plaintext", config.worker_kind, ",".join(info.devices),
         config.max_batch, config.max_wait_ms, config.queue_capacity,
     )
-    return RunningServer(server, port, service, pipeline, health_servicer, (sync_driver, async_driver))
+    if admin is not None:
+        logger.info("serving GraphAdmin: LoadTriples writes to %s%s", config.neo4j_uri,
+                    "" if config.bearer_token or config.tls_client_ca else " and no bearer token or client certificate guards it")
+    return RunningServer(server, port, service, pipeline, health_servicer, (sync_driver, async_driver), admin)
 
 
 async def shutdown(running: RunningServer, grace_s: float) -> None:
@@ -193,6 +206,8 @@ async def shutdown(running: RunningServer, grace_s: float) -> None:
     drained = await running.service.drain(grace_s)
     await running.server.stop(grace=5.0)
     await running.pipeline.stop()
+    if running.admin is not None:
+        running.admin.close()
     sync_driver, async_driver = running.drivers
     await async_driver.close()
     sync_driver.close()

@@ -1,4 +1,4 @@
-"""Bearer-token check for the Reasoner service, as a grpc.aio server interceptor."""
+"""Bearer-token check for the Reasoner and GraphAdmin services, as a grpc.aio server interceptor."""
 from __future__ import annotations
 
 import hmac
@@ -44,5 +44,9 @@ def _unauthenticated_handler(handler: grpc.RpcMethodHandler | None) -> grpc.RpcM
     if handler.request_streaming and handler.response_streaming:
         return grpc.stream_stream_rpc_method_handler(
             reject_stream, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(
+            reject_unary, handler.request_deserializer, handler.response_serializer
         )
     return grpc.unary_unary_rpc_method_handler(reject_unary, handler.request_deserializer, handler.response_serializer)

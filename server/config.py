@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 ENV_PREFIX = "KGREASON_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+BOOLEAN_TEXTS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "on": True, "off": False}
 
 
 class ConfigError(ValueError):
@@ -56,8 +57,10 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
-    # When set, Reasoner calls need the metadata "authorization: Bearer <token>".
+    # When set, Reasoner and GraphAdmin calls need the metadata "authorization: Bearer <token>".
     bearer_token: str = ""
+    # Serve the GraphAdmin service, which writes to Neo4j; off unless asked for.
+    graph_admin: bool = False
     log_level: str = "INFO"
     # Seconds that SIGTERM waits for admitted claims before the server stops anyway.
     shutdown_grace_s: float = 30.0
@@ -100,7 +103,10 @@ def _convert(name: str, value: Any, source: str) -> Any:
                 return [item.strip() for item in value.split(",") if item.strip()]
             return [str(item) for item in value]
         if expected is bool:
-            return str(value).lower() in ("1", "true", "yes", "on")
+            text = str(value).strip().lower()
+            if text not in BOOLEAN_TEXTS:
+                raise ValueError(f"expected one of {', '.join(BOOLEAN_TEXTS)}")
+            return BOOLEAN_TEXTS[text]
         return expected(value)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"invalid value {value!r} for {name} ({source}): {error}") from None
@@ -152,7 +158,8 @@ FIELD_HELP = {
     "tls_cert": "PEM file of the server certificate; turns on TLS",
     "tls_key": "PEM file of the server key",
     "tls_client_ca": "PEM file of the CA that signs client certificates; turns on mutual TLS",
-    "bearer_token": "require the metadata 'authorization: Bearer <token>' on Reasoner calls",
+    "bearer_token": "require the metadata 'authorization: Bearer <token>' on Reasoner and GraphAdmin calls",
+    "graph_admin": "true to serve GraphAdmin (LoadTriples writes to Neo4j; protect it with a bearer token or mTLS)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "shutdown_grace_s": "seconds SIGTERM waits for admitted claims before the server stops anyway",
 }

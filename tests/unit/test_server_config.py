@@ -40,6 +40,7 @@ def test_yaml_file_and_device_list_flag(tmp_path):
         (["--devices", "gpu0"], "invalid device 'gpu0'"),
         (["--tls-cert", "server.pem"], "tls_cert and tls_key must be set together"),
         (["--log-level", "loud"], "invalid log_level"),
+        (["--graph-admin", "maybe"], "invalid value 'maybe' for graph_admin"),
     ],
 )
 def test_invalid_values_name_the_setting(argv, message):
@@ -62,3 +63,8 @@ def test_every_flag_has_help_text():
     for name in FIELDS:
         variable = "KGREASON_" + name.upper()
         assert variable in help_text, f"--{name.replace('_', '-')} help does not name {variable}"
+
+
+def test_boolean_setting_from_env_and_flag():
+    assert load_config([], environ={"KGREASON_GRAPH_ADMIN": "yes"}).graph_admin
+    assert not load_config(["--graph-admin", "off"], environ={"KGREASON_GRAPH_ADMIN": "true"}).graph_admin
