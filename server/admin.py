@@ -1,8 +1,8 @@
 """The GraphAdmin gRPC service: load triples into Neo4j while the server runs, and describe the graph.
 
 Each message of a LoadTriples stream is one batch. A batch is validated whole, then written by
-``graph_loader`` in its own transactions, which bump the graph version. The next claim batch of
-the Reasoner reads the new version, drops its cached subgraphs and sees the new edges: loaded
+``graph_loader`` in its own transactions, which bump the graph version. The Reasoner's next claim
+batch reads the new version, drops its cached subgraphs and retrieves the new edges, so loaded
 data counts in verdicts without a restart.
 """
 from __future__ import annotations
@@ -85,8 +85,8 @@ class GraphAdminService(graph_admin_pb2_grpc.GraphAdminServicer):
 
     Args:
         driver: a ``neo4j.Driver``; writes run in one thread of their own, one batch at a time.
-        encoder_factory: returns the text encoder for entity texts; called at the first batch
-            with texts, so a server that never loads text does not load BERT.
+        encoder_factory: returns the text encoder for entity texts. It is called at the first
+            batch that has texts, so a server that never loads texts never loads BERT.
     """
 
     def __init__(self, driver, encoder_factory: Callable[[], object]):
