@@ -40,6 +40,9 @@ class ModelConfig:
     use_graph: bool = True  # message passing, readout, subject/object nodes, DistMult term
     use_text: bool = True  # BERT features: node text and claim text
     use_entity_embeddings: bool = True  # learned per-entity embeddings (transductive)
+    # Pairwise term on the entity embeddings: "distmult" (symmetric) or "complex" (ComplEx: the
+    # embeddings read as complex vectors of hidden_dimensions / 2, so order matters).
+    pair_score: str = "distmult"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +54,27 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config field(s) {unknown}; known fields are {sorted(known)}")
         return cls(**values)
+
+
+PAIR_SCORES = ("distmult", "complex")
+
+
+def pair_score(kind: str, subject: torch.Tensor, relation: torch.Tensor, object_: torch.Tensor) -> torch.Tensor:
+    """Score (B, H) subject, relation and object embeddings with DistMult or ComplEx; returns (B,)."""
+    if kind == "distmult":
+        return (subject * relation * object_).sum(-1)
+    if kind == "complex":
+        subject_re, subject_im = subject.chunk(2, dim=-1)
+        relation_re, relation_im = relation.chunk(2, dim=-1)
+        object_re, object_im = object_.chunk(2, dim=-1)
+        # Re(<subject, relation, conjugate(object)>)
+        return (
+            subject_re * relation_re * object_re
+            + subject_im * relation_re * object_im
+            + subject_re * relation_im * object_im
+            - subject_im * relation_im * object_re
+        ).sum(-1)
+    raise ValueError(f"invalid pair_score {kind!r}; use one of {', '.join(PAIR_SCORES)}")
 
 
 @dataclass
@@ -145,6 +169,10 @@ class ClaimNetwork(nn.Module):
 
         self.config = config
         hidden = config.hidden_dimensions
+        if config.pair_score not in PAIR_SCORES:
+            raise ValueError(f"invalid pair_score {config.pair_score!r}; use one of {', '.join(PAIR_SCORES)}")
+        if config.pair_score == "complex" and hidden % 2:
+            raise ValueError(f"pair_score 'complex' needs an even hidden width, got {hidden}")
         num_relations = len(config.relations)
         distance_labels = config.hops + 2  # 0..hops, and hops + 1 for "beyond the radius"
 
@@ -206,5 +234,6 @@ class ClaimNetwork(nn.Module):
         if config.use_graph and config.use_entity_embeddings:
             subject_entity = self.entity(entity_ids[batch.subject_nodes])  # (B, H)
             object_entity = self.entity(entity_ids[batch.object_nodes])
-            logit = logit + (subject_entity * self.distmult_relation(batch.relations) * object_entity).sum(-1)
+            relation = self.distmult_relation(batch.relations)
+            logit = logit + pair_score(config.pair_score, subject_entity, relation, object_entity)
         return logit

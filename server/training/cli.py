@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from server.model.network import PAIR_SCORES
 from server.training.trainer import MODES, TrainingConfig
 
 
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Adam weight decay (L2 penalty) on every parameter (default: %(default)s)")
     train.add_argument("--dropout", type=float, default=defaults.dropout,
                        help="dropout in message passing and the fusion head (default: %(default)s)")
+    train.add_argument("--pair-score", choices=PAIR_SCORES, default=defaults.pair_score,
+                       help="pairwise term on the entity embeddings: distmult or complex (ComplEx) (default: %(default)s)")
     train.add_argument("--negatives", type=int, default=defaults.negatives, help="corruptions per train positive (default: %(default)s)")
     train.add_argument("--hard-fraction", type=float, default=defaults.hard_fraction,
                        help="share of corruptions drawn from entities seen with the relation in that position (default: %(default)s)")
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainingConfig(
         dataset=args.dataset, out=args.out, device=args.device, seed=args.seed, mode=args.mode, epochs=args.epochs,
         patience=args.patience, time_limit_minutes=args.time_limit, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, dropout=args.dropout,
+        weight_decay=args.weight_decay, dropout=args.dropout, pair_score=args.pair_score,
         negatives=args.negatives, hard_fraction=args.hard_fraction, max_train_positives=args.max_train_positives,
         hops=args.hops, fanout=args.fanout, hidden_dimensions=args.hidden, layers=args.layers,
         text_encoder=args.text_encoder, cache_dir=args.cache_dir, plots=not args.no_plots,

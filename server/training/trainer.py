@@ -52,6 +52,7 @@ class TrainingConfig:
     layers: int = 2
     bases: int = 8
     dropout: float = 0.1
+    pair_score: str = "distmult"  # pairwise entity term: distmult or complex
     text_encoder: str | None = None  # local BERT folder; None for the packaged MiniLM
     cache_dir: Path = Path(".kgreason/cache")
     plots: bool = True
@@ -125,7 +126,7 @@ def train(config: TrainingConfig) -> dict:
         relations=sorted(relation_texts), entities=train_entities, hops=config.hops, fanout=config.fanout,
         hidden_dimensions=config.hidden_dimensions, layers=config.layers, bases=config.bases,
         node_text_dimensions=dimensions, claim_text_dimensions=dimensions, dropout=config.dropout,
-        use_graph=use_graph, use_text=use_text, use_entity_embeddings=use_graph,
+        use_graph=use_graph, use_text=use_text, use_entity_embeddings=use_graph, pair_score=config.pair_score,
     )
     network = ClaimNetwork(model_config).to(config.device)
     description = ModelFolder(model_config, relation_texts, Calibration(), config.text_encoder, dataset.name)

@@ -128,3 +128,18 @@ def test_candidate_paths_bound_evidence(scorer, trained_umls_model, umls_graph, 
     results = narrow.score(test_claims, subgraphs, max_evidence_paths=5)
     assert any(result.evidence for result in results)
     assert all(len(result.evidence) <= 1 for result in results)
+
+
+def test_complex_pair_score_is_ordered():
+    from server.model.network import pair_score
+
+    generator = torch.Generator().manual_seed(0)
+    subject, relation, object_ = (torch.randn(4, 8, generator=generator) for _ in range(3))
+    real_only = [torch.cat([part[:, :4], torch.zeros(4, 4)], dim=-1) for part in (subject, relation, object_)]
+
+    forward = pair_score("complex", subject, relation, object_)
+    backward = pair_score("complex", object_, relation, subject)
+
+    assert not torch.allclose(forward, backward)
+    assert torch.allclose(pair_score("complex", *real_only), pair_score("distmult", *(p[:, :4] for p in real_only)))
+    assert torch.allclose(pair_score("distmult", subject, relation, object_), pair_score("distmult", object_, relation, subject))
