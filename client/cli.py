@@ -6,7 +6,7 @@
 
 Each line of a claims file is a JSON object with ``subject``, ``predicate``, ``object`` and
 optionally ``context_text``, ``request_id`` (default: the line number), ``max_evidence_paths``
-and ``timeout_ms``.
+and ``timeout_ms``. Other keys are errors.
 """
 from __future__ import annotations
 
@@ -27,6 +27,15 @@ EXIT_RPC_ERROR = 1
 EXIT_USAGE = 2
 # Bad lines of a claims file listed in one error message.
 MAX_REPORTED_PROBLEMS = 20
+
+
+TEXT_KEYS = ("subject", "predicate", "object", "context_text", "request_id")
+COUNT_KEYS = ("max_evidence_paths", "timeout_ms")
+CLAIM_KEYS = frozenset(TEXT_KEYS + COUNT_KEYS)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class ClaimFileError(ValueError):
@@ -55,6 +64,17 @@ def parse_claims(lines: Iterable[str], source: str) -> list[dict]:
         missing = [key for key in ("subject", "predicate", "object") if not claim.get(key)]
         if missing:
             problems.append(f"{source}:{number}: missing {', '.join(missing)}")
+            continue
+        unknown = sorted(set(claim) - CLAIM_KEYS)
+        if unknown:
+            problems.append(f"{source}:{number}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(CLAIM_KEYS))}")
+            continue
+        not_text = [key for key in TEXT_KEYS if key in claim and not isinstance(claim[key], str)]
+        not_count = [key for key in COUNT_KEYS if key in claim and not _is_count(claim[key])]
+        if not_text or not_count:
+            problems.append(f"{source}:{number}: " + "; ".join(
+                [f"{key} must be a string" for key in not_text] + [f"{key} must be an integer of 0 or more" for key in not_count]
+            ))
             continue
         claim.setdefault("request_id", str(number))
         claims.append(claim)

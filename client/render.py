@@ -5,16 +5,31 @@ import json
 import re
 from typing import Any
 
+import grpc
 from google.protobuf import json_format
 
 from kgreason.v1 import reasoner_pb2
 
 
+def status_name(code: int) -> str:
+    """Return the gRPC status name of a numeric code (4 is ``DEADLINE_EXCEEDED``)."""
+    for status in grpc.StatusCode:
+        if status.value[0] == code:
+            return status.name
+    return str(code)
+
+
 def to_dict(response: reasoner_pb2.VerifyResponse) -> dict[str, Any]:
-    """Return the response as a JSON-ready dict with proto field names and every field present."""
-    return json_format.MessageToDict(
+    """Return the response as a JSON-ready dict with proto field names and every field present.
+
+    A failed claim's ``error`` also gets ``status``, the name of its numeric ``code``.
+    """
+    values = json_format.MessageToDict(
         response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    if response.HasField("error"):
+        values["error"]["status"] = status_name(response.error.code)
+    return values
 
 
 def to_json(response: reasoner_pb2.VerifyResponse, indent: int | None = None) -> str:
@@ -28,7 +43,7 @@ def _entity(entity: reasoner_pb2.Entity) -> str:
 def to_table(response: reasoner_pb2.VerifyResponse) -> str:
     """Render the verdict and its evidence paths as aligned text."""
     if response.HasField("error"):
-        return f"error {response.error.code} on {response.error.field or 'claim'}: {response.error.message}"
+        return f"error {status_name(response.error.code)} on {response.error.field or 'claim'}: {response.error.message}"
     verdict = reasoner_pb2.Verdict.Name(response.verdict)
     lines = [
         f"claim       {_entity(response.subject)} --{response.predicate}--> {_entity(response.object)}",

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
               "batches committed before it stay, rerun the load to complete it", file=sys.stderr)
         return EXIT_FAILED
 
-    print(summary.describe())
+    print(summary.describe(), flush=True)
     if summary.rejects_path:
         print(f"rejected lines written to {summary.rejects_path}")
     return 0

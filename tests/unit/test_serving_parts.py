@@ -3,7 +3,7 @@ import grpc
 import pytest
 
 from client.cli import ClaimFileError, parse_claims
-from client.render import to_mermaid, to_table
+from client.render import to_dict, to_mermaid, to_table
 from kgreason.v1 import reasoner_pb2
 from server.admission import ClaimFailure
 from server.cache import SubgraphCache, fetch_with_cache
@@ -173,3 +173,27 @@ def test_claim_file_request_id_defaults_to_line():
     claims = parse_claims(['{"subject": "a", "predicate": "isa", "object": "b"}', "",
                            '{"subject": "c", "predicate": "isa", "object": "d", "request_id": "x"}'], "f")
     assert [claim["request_id"] for claim in claims] == ["1", "x"]
+
+
+def test_claim_file_rejects_unknown_keys_and_types():
+    lines = [
+        '{"subject": "a", "predicate": "isa", "object": "b", "confidnce": 0.5}',
+        '{"subject": "a", "predicate": "isa", "object": "b", "timeout_ms": "soon"}',
+        '{"subject": "a", "predicate": "isa", "object": 7}',
+        '{"subject": "a", "predicate": "isa", "object": "b", "timeout_ms": 250, "max_evidence_paths": 2}',
+    ]
+    with pytest.raises(ClaimFileError) as caught:
+        parse_claims(lines, "claims.jsonl")
+    message = str(caught.value)
+    assert "claims.jsonl:1: unknown keys confidnce" in message
+    assert "claims.jsonl:2: timeout_ms must be an integer of 0 or more" in message
+    assert "claims.jsonl:3: object must be a string" in message
+    assert "claims.jsonl:4" not in message
+
+
+def test_json_error_names_status():
+    response = reasoner_pb2.VerifyResponse(
+        request_id="r1", error=reasoner_pb2.ClaimError(code=grpc.StatusCode.DEADLINE_EXCEEDED.value[0], message="late")
+    )
+    assert to_dict(response)["error"]["status"] == "DEADLINE_EXCEEDED"
+    assert to_dict(response)["error"]["code"] == 4
