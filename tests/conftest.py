@@ -117,7 +117,7 @@ def trained_umls_model(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("umls-model")
     train(TrainingConfig(
-        dataset="umls", out=folder, epochs=1, max_train_positives=300, max_evaluation_positives=60,
+        dataset="umls", out=folder, epochs=3, select_by="accuracy", max_train_positives=300, max_evaluation_positives=60,
         negatives=1, hidden_dimensions=16, bases=4, fanout=4, cache_dir=folder / "cache",
     ))
     return folder

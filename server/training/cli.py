@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from server.model.network import PAIR_SCORES
-from server.training.trainer import MODES, TrainingConfig
+from server.training.trainer import MODES, SELECTIONS, TrainingConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed, help="seed for sampling, initialisation and order (default: 0)")
     train.add_argument("--mode", choices=MODES, default=defaults.mode, help="features: both, text (BERT only) or graph (no BERT) (default: both)")
     train.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum epochs (default: %(default)s)")
-    train.add_argument("--patience", type=int, default=defaults.patience, help="epochs without a lower dev loss before stopping (default: %(default)s)")
+    train.add_argument("--patience", type=int, default=defaults.patience,
+                       help="epochs without a better dev figure (see --select-by) before stopping (default: %(default)s)")
+    train.add_argument("--select-by", choices=SELECTIONS, default=defaults.select_by,
+                       help="dev figure that picks the epoch whose weights are kept: loss (lowest dev loss) or accuracy "
+                            "(highest dev accuracy with per-relation thresholds fitted on dev) (default: %(default)s)")
     train.add_argument("--time-limit", type=float, default=None,
                        help="minutes of training after which no new epoch starts; the best epoch so far is kept (default: none)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size, help="claims per step (default: %(default)s)")
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = TrainingConfig(
         dataset=args.dataset, out=args.out, device=args.device, seed=args.seed, mode=args.mode, epochs=args.epochs,
-        patience=args.patience, time_limit_minutes=args.time_limit, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        patience=args.patience, select_by=args.select_by, time_limit_minutes=args.time_limit, batch_size=args.batch_size, learning_rate=args.learning_rate,
         weight_decay=args.weight_decay, dropout=args.dropout, pair_score=args.pair_score,
         negatives=args.negatives, hard_fraction=args.hard_fraction, max_train_positives=args.max_train_positives,
         hops=args.hops, fanout=args.fanout, hidden_dimensions=args.hidden, layers=args.layers,

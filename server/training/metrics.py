@@ -65,6 +65,13 @@ def fit_thresholds(probabilities: np.ndarray, labels: np.ndarray, relations: Seq
     return global_threshold, thresholds
 
 
+def thresholded_accuracy(probabilities: np.ndarray, labels: np.ndarray, relations: Sequence[str]) -> float:
+    """Accuracy on the same claims after fitting the global and per-relation thresholds to them."""
+    global_threshold, thresholds = fit_thresholds(probabilities, labels, relations)
+    cut = np.array([thresholds.get(relation, global_threshold) for relation in relations])
+    return float(((probabilities >= cut).astype(labels.dtype) == labels).mean())
+
+
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     """ECE over equal-width probability bins: sum of |accuracy - confidence| weighted by bin size."""
     edges = np.linspace(0.0, 1.0, bins + 1)

@@ -45,6 +45,18 @@ def test_model_folder_holds_no_pickles(trained_umls_model):
     assert config["temperature"] > 0
 
 
+def test_kept_epoch_has_best_accuracy(trained_umls_model):
+    figures = json.loads((trained_umls_model / "metrics.json").read_text())
+    history = figures["history"]
+    assert history["selected_by"] == "accuracy"
+    by_epoch = history["dev_thresholded_accuracy"]
+    assert len(by_epoch) == figures["epochs_run"] == 3
+    best = max(by_epoch)
+    assert figures["best_epoch"] == by_epoch.index(best) + 1
+    # The written weights are that epoch's: calibrated dev accuracy matches its figure.
+    assert figures["dev"]["accuracy"] == pytest.approx(best)
+
+
 def test_safetensors_round_trip(scorer, umls_graph, test_claims, tmp_path):
     _, graph = umls_graph
     subgraphs, _ = retriever_for(scorer, graph).fetch(test_claims)

@@ -5,7 +5,8 @@ import numpy as np
 
 from graph_loader.readers import Triple
 from server.training.data import NegativeSampler
-from server.training.metrics import best_threshold, expected_calibration_error, fit_temperature, fit_thresholds
+from server.training.metrics import (best_threshold, expected_calibration_error, fit_temperature, fit_thresholds,
+                                     thresholded_accuracy)
 
 TRAIN = [Triple("aspirin", "treats", "headache"), Triple("ibuprofen", "treats", "fever"),
          Triple("virus", "causes", "fever"), Triple("bacterium", "causes", "infection")]
@@ -62,6 +63,15 @@ def test_rare_relation_uses_global_threshold():
     assert "frequent" in thresholds
     assert "rare" not in thresholds
     assert 0 < global_threshold < 1
+
+
+def test_thresholds_fitted_per_relation():
+    # "low" separates at 0.25 and "high" at 0.75: no single threshold gets both right.
+    probabilities = np.tile([0.2, 0.3, 0.7, 0.8], 6)
+    labels = np.tile([0.0, 1.0, 0.0, 1.0], 6)
+    relations = np.tile(["low", "low", "high", "high"], 6).tolist()
+    assert thresholded_accuracy(probabilities, labels, relations) == 1.0
+    assert thresholded_accuracy(probabilities, labels, ["one"] * 24) == 0.75
 
 
 def test_temperature_softens_overconfident_logits():
