@@ -96,6 +96,9 @@ def evaluate(model: Path, dataset_name: str, split: str, device: str, seed: int,
     relations = [claim.relation for claim in claims.claims]
     thresholds = np.array([scorer.calibration.threshold(relation) for relation in relations])
     report = metrics.classification_report(probabilities, claims.labels, thresholds, relations)
+    dev_claims, _ = data.evaluation_claims(dataset, "valid", seed)
+    report["relation_prior_accuracy"] = metrics.relation_prior_accuracy(
+        dev_claims.labels, [claim.relation for claim in dev_claims.claims], claims.labels, relations)
     unanswerable = sum(not (s.subject_known and s.object_known and s.connected) for s in subgraphs)
     result = {
         "model": str(model),

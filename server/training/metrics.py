@@ -66,10 +66,24 @@ def fit_thresholds(probabilities: np.ndarray, labels: np.ndarray, relations: Seq
 
 
 def thresholded_accuracy(probabilities: np.ndarray, labels: np.ndarray, relations: Sequence[str]) -> float:
-    """Accuracy on the same claims after fitting the global and per-relation thresholds to them."""
+    """Compute accuracy on the same claims after fitting the global and per-relation thresholds to them."""
     global_threshold, thresholds = fit_thresholds(probabilities, labels, relations)
     cut = np.array([thresholds.get(relation, global_threshold) for relation in relations])
     return float(((probabilities >= cut).astype(labels.dtype) == labels).mean())
+
+
+def relation_prior_accuracy(dev_labels: np.ndarray, dev_relations: Sequence[str], labels: np.ndarray,
+                            relations: Sequence[str]) -> float:
+    """Compute the accuracy of predicting each relation's majority label on dev, ignoring entities.
+
+    This is the floor a model must beat: where negatives are spread unevenly over relations, the
+    relation alone predicts many labels. Relations missing from dev get dev's overall majority.
+    """
+    overall = bool(dev_labels.mean() >= 0.5) if len(dev_labels) else True
+    dev_relations = np.asarray(dev_relations)
+    majority = {relation: bool(dev_labels[dev_relations == relation].mean() >= 0.5) for relation in set(dev_relations.tolist())}
+    predictions = np.array([majority.get(relation, overall) for relation in relations], dtype=labels.dtype)
+    return float((predictions == labels).mean()) if len(labels) else 0.0
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:

@@ -165,6 +165,8 @@ def train(config: TrainingConfig) -> dict:
     test_report = metrics.classification_report(test_probabilities, test_split.claims.labels, test_thresholds, test_split.relations)
     dev_thresholds = np.array([scorer.calibration.threshold(relation) for relation in dev_split.relations])
     dev_report = metrics.classification_report(dev_probabilities, dev_labels, dev_thresholds, dev_split.relations)
+    test_report["relation_prior_accuracy"] = metrics.relation_prior_accuracy(
+        dev_labels, dev_split.relations, test_split.claims.labels, test_split.relations)
     seconds = time.perf_counter() - started
 
     summary = {
@@ -195,7 +197,7 @@ def train(config: TrainingConfig) -> dict:
 
 
 def _fit(config: TrainingConfig, scorer: GraphClaimScorer, train_split: PreparedSplit, dev_split: PreparedSplit) -> dict:
-    """Adam on binary cross-entropy; keeps the weights of the best epoch on dev.
+    """Train with Adam on binary cross-entropy and keep the weights of the best epoch on dev.
 
     With ``select_by="loss"`` the best epoch has the lowest dev loss. With ``"accuracy"`` it has the
     highest dev accuracy after fitting per-relation thresholds on dev, as calibration does after

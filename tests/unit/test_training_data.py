@@ -6,7 +6,7 @@ import numpy as np
 from graph_loader.readers import Triple
 from server.training.data import NegativeSampler
 from server.training.metrics import (best_threshold, expected_calibration_error, fit_temperature, fit_thresholds,
-                                     thresholded_accuracy)
+                                     relation_prior_accuracy, thresholded_accuracy)
 
 TRAIN = [Triple("aspirin", "treats", "headache"), Triple("ibuprofen", "treats", "fever"),
          Triple("virus", "causes", "fever"), Triple("bacterium", "causes", "infection")]
@@ -72,6 +72,15 @@ def test_thresholds_fitted_per_relation():
     relations = np.tile(["low", "low", "high", "high"], 6).tolist()
     assert thresholded_accuracy(probabilities, labels, relations) == 1.0
     assert thresholded_accuracy(probabilities, labels, ["one"] * 24) == 0.75
+
+
+def test_relation_prior_predicts_dev_majority():
+    dev_labels = np.array([1, 1, 0, 0, 0, 1], dtype=np.float32)
+    dev_relations = ["mostly_true", "mostly_true", "mostly_true", "mostly_false", "mostly_false", "mostly_false"]
+    labels = np.array([1, 0, 0, 1, 1], dtype=np.float32)
+    relations = ["mostly_true", "mostly_true", "mostly_false", "mostly_false", "unseen"]
+    # Right on the first, third and fifth claims. "unseen" gets the overall dev majority: a tie, so true.
+    assert relation_prior_accuracy(dev_labels, dev_relations, labels, relations) == 3 / 5
 
 
 def test_temperature_softens_overconfident_logits():
