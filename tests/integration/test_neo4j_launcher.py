@@ -118,3 +118,22 @@ def test_stop_sigterm_shuts_down_cleanly(home):
     assert _process_gone(pid)
     log = (home / "neo4j.log").read_text()
     assert "STOPPED" in log
+
+
+def test_load_csv_reads_only_import_folder(home, tmp_path):
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import ClientError
+
+    started = _neo4jctl("start", "--home", str(home), "--port", str(_free_port()))
+    assert started.returncode == 0, started.stderr
+    uri = started.stdout.strip()
+    (home / "import" / "rows.csv").write_text("inside\n")
+    outside = tmp_path / "outside.csv"
+    outside.write_text("outside\n")
+
+    with GraphDatabase.driver(uri, auth=("neo4j", PASSWORD)) as driver:
+        rows = driver.execute_query("LOAD CSV FROM 'file:///rows.csv' AS row RETURN row[0] AS value").records
+        assert [row["value"] for row in rows] == ["inside"]
+        # An absolute path is read below the import folder, where this file does not exist.
+        with pytest.raises(ClientError, match="outside.csv"):
+            driver.execute_query(f"LOAD CSV FROM 'file://{outside}' AS row RETURN row[0] AS value")

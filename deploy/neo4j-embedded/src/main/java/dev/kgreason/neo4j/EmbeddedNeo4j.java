@@ -23,7 +23,8 @@ import org.neo4j.io.ByteUnit;
  *
  * <p>Usage: {@code EmbeddedNeo4j --data DIR [--port 7687] [--host 127.0.0.1] [--pagecache 512m]}.
  * The password of the {@code neo4j} user comes from the environment variable
- * {@code NEO4J_PASSWORD} so that it never shows in a process listing.
+ * {@code NEO4J_PASSWORD} so that it never shows in a process listing. {@code LOAD CSV} reads
+ * {@code file:///NAME} from {@code DIR/import/NAME} and cannot reach other files.
  *
  * <p>Readiness: once Bolt accepts connections the launcher writes {@code DIR/ready} (its content is
  * the Bolt URI) and prints {@code READY bolt://HOST:PORT}. On SIGTERM or SIGINT the JVM runs the
@@ -44,7 +45,7 @@ public final class EmbeddedNeo4j {
             fail("NEO4J_PASSWORD must be set to a password of at least 8 characters");
         }
 
-        Files.createDirectories(dataDir);
+        Files.createDirectories(dataDir.resolve("import"));
         Path readyFile = dataDir.resolve("ready");
         Files.deleteIfExists(readyFile);
 
@@ -56,6 +57,8 @@ public final class EmbeddedNeo4j {
                 .setConfig(BoltConnector.listen_address, new SocketAddress(host, port))
                 .setConfig(BoltConnector.advertised_address, new SocketAddress(host, port))
                 .setConfig(HttpConnector.enabled, false)
+                // LOAD CSV resolves file:/// URLs below DIR/import, so it cannot read other files on the host.
+                .setConfig(GraphDatabaseSettings.load_csv_file_url_root, dataDir.resolve("import"))
                 .build();
 
         CountDownLatch stopped = new CountDownLatch(1);
