@@ -116,6 +116,8 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[ClaimNetwork, M
         ValueError: config.json is not a model config of this format.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} not found; train one with kgreason-train")
     for name in (CONFIG_FILE, WEIGHTS_FILE):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"model folder {folder} has no {name}; train one with kgreason-train")

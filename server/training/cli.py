@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hidden", type=int, default=defaults.hidden_dimensions, help="hidden width (default: %(default)s)")
     train.add_argument("--layers", type=int, default=defaults.layers, help="RelGraphConv layers (default: %(default)s)")
     train.add_argument("--text-encoder", default=None, help="local Hugging Face BERT folder (default: the packaged MiniLM)")
-    train.add_argument("--cache-dir", type=Path, default=defaults.cache_dir, help="cache of entity embeddings (default: %(default)s)")
+    train.add_argument("--cache-dir", type=Path, default=defaults.cache_dir, help="cache of entity and claim text encodings (default: %(default)s)")
     train.add_argument("--threads", type=int, default=None,
                        help="CPU threads for torch (default: torch's choice); 1 is fastest on a shared, busy machine")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")

@@ -117,7 +117,13 @@ def evaluate(model: Path, dataset_name: str, split: str, device: str, seed: int,
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DGLBACKEND", "pytorch")
-    parser = argparse.ArgumentParser(prog="kgreason-eval", description="Evaluate a model folder on a data set's split; prints one JSON object.")
+    parser = argparse.ArgumentParser(
+        prog="kgreason-eval", description="Evaluate a model folder on a data set's split; prints one JSON object.",
+        epilog="Output fields: accuracy, f1, roc_auc, ece (expected calibration error), per_relation, "
+               "relation_prior_accuracy (accuracy of predicting each relation's majority label on valid, "
+               "with no model), not_enough_info_claims (claims whose subject or object is unknown, or whose "
+               "entities are not connected in the subgraph), seconds, and evidence_faithfulness with --faithfulness. "
+               "The valid split is the one training calls dev.")
     parser.add_argument("--model", type=Path, required=True, help="model folder (config.json + model.safetensors)")
     parser.add_argument("--dataset", default="umls", help="benchmark name or data-set folder (default: umls)")
     parser.add_argument("--split", default="test", choices=("valid", "test"), help="split to evaluate (default: test)")

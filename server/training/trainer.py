@@ -176,6 +176,7 @@ def train(config: TrainingConfig) -> dict:
         "training_seconds": round(seconds, 1),
         "epochs_run": len(history["train_loss"]),
         "best_epoch": history["best_epoch"],
+        "selected_by": config.select_by,
         "temperature": temperature,
         "test_protocol": test_protocol + "; retrieval reads train edges only; per-relation thresholds from dev",
         "test": {key: value for key, value in test_report.items() if key != "per_relation"},
