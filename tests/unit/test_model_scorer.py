@@ -57,6 +57,12 @@ def test_kept_epoch_has_best_accuracy(trained_umls_model):
     assert figures["dev"]["accuracy"] == pytest.approx(best)
 
 
+def test_missing_model_folder_is_named(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(FileNotFoundError, match=f"model folder {missing} not found"):
+        load_scorer(missing, "cpu")
+
+
 def test_safetensors_round_trip(scorer, umls_graph, test_claims, tmp_path):
     _, graph = umls_graph
     subgraphs, _ = retriever_for(scorer, graph).fetch(test_claims)
