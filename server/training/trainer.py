@@ -209,9 +209,8 @@ def _fit(config: TrainingConfig, scorer: GraphClaimScorer, train_split: Prepared
     labels = torch.from_numpy(train_split.claims.labels)
     dev_labels = torch.from_numpy(dev_split.claims.labels)
     generator = np.random.default_rng(config.seed)
-    dev_relations = list(dev_split.relations)
     history = {"train_loss": [], "dev_loss": [], "dev_accuracy": [], "dev_thresholded_accuracy": [], "best_epoch": 0,
-               "selected_by": config.select_by, "epoch_seconds": []}
+               "epoch_seconds": []}
     best_score, best_state, stale = float("-inf"), None, 0
     fit_started = time.perf_counter()
 
@@ -237,7 +236,7 @@ def _fit(config: TrainingConfig, scorer: GraphClaimScorer, train_split: Prepared
         dev_loss = float(F.binary_cross_entropy_with_logits(dev_logits, dev_labels))
         dev_accuracy = float(((dev_logits > 0).float() == dev_labels).float().mean())
         dev_thresholded = metrics.thresholded_accuracy(
-            metrics.sigmoid(dev_logits.numpy()), dev_split.claims.labels, dev_relations)
+            metrics.sigmoid(dev_logits.numpy()), dev_split.claims.labels, dev_split.relations)
         history["train_loss"].append(total / len(order))
         history["dev_loss"].append(dev_loss)
         history["dev_accuracy"].append(dev_accuracy)
