@@ -76,12 +76,15 @@ def relation_prior_accuracy(dev_labels: np.ndarray, dev_relations: Sequence[str]
                             relations: Sequence[str]) -> float:
     """Compute the accuracy of predicting each relation's majority label on dev, ignoring entities.
 
-    This is the floor a model must beat: where negatives are spread unevenly over relations, the
-    relation alone predicts many labels. Relations missing from dev get dev's overall majority.
+    A model must beat this figure. Where negatives are spread unevenly over relations, the relation
+    alone predicts many labels. Relations missing from dev get the overall dev majority, and ties
+    predict true.
     """
     overall = bool(dev_labels.mean() >= 0.5) if len(dev_labels) else True
     dev_relations = np.asarray(dev_relations)
-    majority = {relation: bool(dev_labels[dev_relations == relation].mean() >= 0.5) for relation in set(dev_relations.tolist())}
+    majority = {}
+    for relation in set(dev_relations.tolist()):
+        majority[relation] = bool(dev_labels[dev_relations == relation].mean() >= 0.5)
     predictions = np.array([majority.get(relation, overall) for relation in relations], dtype=labels.dtype)
     return float((predictions == labels).mean()) if len(labels) else 0.0
 

@@ -2,8 +2,9 @@
 
 Protocol: retrieval reads a graph of the train edges only; each train positive is paired
 with filtered corruptions (some type consistent); the claimed edge is masked from its own
-subgraph. Early stopping on dev loss (or dev accuracy); then temperature scaling and per-relation thresholds on
-dev; figures on test with the data set's own negatives or one seeded corruption per positive.
+subgraph. Training stops early on dev loss or dev accuracy. Temperature scaling and per-relation
+thresholds are then fitted on dev, and the test figures use the data set's own negatives or one
+seeded corruption per positive.
 """
 from __future__ import annotations
 

@@ -224,10 +224,10 @@ def test_full_queue_and_expired_deadline(server_factory, umls_graph):
         assert [future.result() for future in slow] == [grpc.StatusCode.OK] * slow_count
     assert all(future.cancelled() for future in cancelled)
 
-    # The server saw both deadlines pass and both cancellations, and dropped those four claims
-    # before inference: every claim that reached the model was answered OK. A claim whose deadline
-    # passes is dropped as "expired" when the pipeline sees it first, and as "cancelled" when gRPC
-    # cancels its call first; which comes first depends on timing.
+    # The server dropped the two claims past their deadline and the two cancelled ones before
+    # inference, so every claim that reached the model returned OK. A claim whose deadline passes
+    # is counted "expired" when the pipeline checks it first and "cancelled" when gRPC cancels its
+    # call first. Which comes first depends on timing.
     port = server.metrics_port
     ok = metric_value(port, "kgreason_claims_total", 'code="OK"')
     dropped = {

@@ -70,6 +70,7 @@ def test_thresholds_fitted_per_relation():
     probabilities = np.tile([0.2, 0.3, 0.7, 0.8], 6)
     labels = np.tile([0.0, 1.0, 0.0, 1.0], 6)
     relations = np.tile(["low", "low", "high", "high"], 6).tolist()
+
     assert thresholded_accuracy(probabilities, labels, relations) == 1.0
     assert thresholded_accuracy(probabilities, labels, ["one"] * 24) == 0.75
 
@@ -79,7 +80,8 @@ def test_relation_prior_predicts_dev_majority():
     dev_relations = ["mostly_true", "mostly_true", "mostly_true", "mostly_false", "mostly_false", "mostly_false"]
     labels = np.array([1, 0, 0, 1, 1], dtype=np.float32)
     relations = ["mostly_true", "mostly_true", "mostly_false", "mostly_false", "unseen"]
-    # Right on the first, third and fifth claims. "unseen" gets the overall dev majority: a tie, so true.
+    # Right on the first, third and fifth claims. "unseen" gets the overall dev majority, a tie, so true.
+
     assert relation_prior_accuracy(dev_labels, dev_relations, labels, relations) == 3 / 5
 
 
