@@ -116,7 +116,7 @@ def train_or_reuse(model_dir: Path, neo4j_env: dict[str, str], retrain: bool) ->
     if not retrain and stamp.exists() and stamp.read_text().strip() == expected_fingerprint and (model_dir / "config.json").exists():
         print(f"      reusing the model in {model_dir} (same data, code and settings)", file=sys.stderr)
         return
-    print(f"      training into {model_dir}; this takes a few minutes on a CPU", file=sys.stderr)
+    print(f"      training into {model_dir}; this takes about 5 to 15 minutes on two CPU cores", file=sys.stderr)
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "server.training.cli", *arguments], env=neo4j_env)
     if result.returncode != 0:
